@@ -1,0 +1,316 @@
+//! The container config file's schema.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use corral_hooks::{FileCreate, NamespaceMode, NetworkMode, Propagation};
+use serde::{Deserialize, Serialize};
+
+use super::values::{ByteSize, Signal};
+
+/// A container's configuration (`config.toml`). Every key has a default, so a file needs only
+/// what differs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContainerConfig {
+    /// The hostname; defaults to the container's name.
+    pub hostname: Option<String>,
+    /// The program run as the container's init and how.
+    pub init: InitConfig,
+    /// The root filesystem.
+    pub rootfs: RootfsConfig,
+    /// Auto mounts and mount entries.
+    pub mounts: MountsConfig,
+    /// Which namespaces are new and which are the host's.
+    pub namespaces: NamespacesConfig,
+    /// The network.
+    pub network: NetworkConfig,
+    /// Capabilities and privileges.
+    pub security: SecurityConfig,
+    /// Resource limits.
+    pub cgroup: CgroupConfig,
+    /// Console and terminals.
+    pub console: ConsoleConfig,
+    /// The signals used to halt, reboot and stop the container.
+    pub signals: SignalsConfig,
+}
+
+/// The container's init program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InitConfig {
+    /// The command and its arguments.
+    pub cmd: Vec<String>,
+    /// The working directory inside the container.
+    pub cwd: PathBuf,
+    /// The user ID init runs as.
+    pub uid: u32,
+    /// The group ID init runs as.
+    pub gid: u32,
+    /// Supplementary group IDs.
+    pub groups: Vec<u32>,
+    /// Environment variables, added to a minimal default environment.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for InitConfig {
+    fn default() -> Self {
+        InitConfig {
+            cmd: vec!["/sbin/init".to_owned()],
+            cwd: PathBuf::from("/"),
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// The root filesystem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RootfsConfig {
+    /// The directory; relative paths are relative to the container's directory.
+    pub path: PathBuf,
+    /// Whether `/` is read-only.
+    pub readonly: bool,
+    /// Mount propagation inside the container.
+    pub propagation: Propagation,
+}
+
+impl Default for RootfsConfig {
+    fn default() -> Self {
+        RootfsConfig {
+            path: PathBuf::from("rootfs"),
+            readonly: false,
+            propagation: Propagation::Slave,
+        }
+    }
+}
+
+/// How `/proc` is mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcMount {
+    /// Not mounted.
+    Off,
+    /// Read-write.
+    Rw,
+    /// Read-write, with `/proc/sys` and `/proc/sysrq-trigger` read-only.
+    Mixed,
+}
+
+/// How `/sys` is mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SysMount {
+    /// Not mounted.
+    Off,
+    /// Read-only.
+    Ro,
+    /// Read-write.
+    Rw,
+}
+
+/// The filesystems mounted automatically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutoMounts {
+    /// `/proc`.
+    pub proc: ProcMount,
+    /// `/sys`.
+    pub sys: SysMount,
+    /// `/sys/fs/cgroup`, showing the container's own cgroup.
+    pub cgroup: corral_hooks::CgroupMount,
+}
+
+impl Default for AutoMounts {
+    fn default() -> Self {
+        AutoMounts {
+            proc: ProcMount::Mixed,
+            sys: SysMount::Ro,
+            cgroup: corral_hooks::CgroupMount::Ro,
+        }
+    }
+}
+
+/// One mount entry (`[[mounts.entry]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountConfig {
+    /// A host path for binds; the device or a label for other types.
+    pub source: String,
+    /// An absolute path inside the container.
+    pub target: PathBuf,
+    /// The filesystem type, `bind` by default.
+    #[serde(default = "bind_type", rename = "type")]
+    pub fstype: String,
+    /// fstab-style options (`ro`, `nosuid`, `size=64m`).
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// What to create at a missing target: `dir` or `file`.
+    #[serde(default)]
+    pub create: Option<FileCreate>,
+    /// Whether a failure to mount is ignored.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+fn bind_type() -> String {
+    "bind".to_owned()
+}
+
+/// Mounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MountsConfig {
+    /// Auto mounts of `/proc`, `/sys` and `/sys/fs/cgroup`.
+    pub auto: AutoMounts,
+    /// Mount entries, in order.
+    pub entry: Vec<MountConfig>,
+}
+
+/// Which namespaces the container gets. The network namespace follows `network.type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NamespacesConfig {
+    /// Mount namespace.
+    pub mnt: NamespaceMode,
+    /// PID namespace.
+    pub pid: NamespaceMode,
+    /// UTS namespace.
+    pub uts: NamespaceMode,
+    /// IPC namespace.
+    pub ipc: NamespaceMode,
+    /// Cgroup namespace.
+    pub cgroup: NamespaceMode,
+    /// Time namespace.
+    pub time: NamespaceMode,
+}
+
+impl Default for NamespacesConfig {
+    fn default() -> Self {
+        NamespacesConfig {
+            mnt: NamespaceMode::New,
+            pid: NamespaceMode::New,
+            uts: NamespaceMode::New,
+            ipc: NamespaceMode::New,
+            cgroup: NamespaceMode::New,
+            time: NamespaceMode::Host,
+        }
+    }
+}
+
+/// The network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// `empty` (a new network namespace with loopback up) or `none` (the host's network).
+    #[serde(rename = "type")]
+    pub mode: NetworkMode,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            mode: NetworkMode::Empty,
+        }
+    }
+}
+
+/// Capabilities and privileges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Capabilities to drop (`sys_module` or `CAP_SYS_MODULE`); LXC's default list by default.
+    pub cap_drop: Vec<String>,
+    /// Capabilities to keep, dropping every other; when set, `cap_drop` is ignored.
+    pub cap_keep: Vec<String>,
+    /// Whether `PR_SET_NO_NEW_PRIVS` is set for init.
+    pub no_new_privs: bool,
+}
+
+/// The capabilities LXC drops by default (`/usr/share/lxc/config/common.conf`).
+pub const LXC_DEFAULT_CAP_DROP: [&str; 5] = [
+    "mac_admin",
+    "mac_override",
+    "sys_time",
+    "sys_module",
+    "sys_rawio",
+];
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            cap_drop: LXC_DEFAULT_CAP_DROP
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+            cap_keep: Vec::new(),
+            no_new_privs: false,
+        }
+    }
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CgroupConfig {
+    /// Memory limit (`256M`).
+    pub memory: Option<ByteSize>,
+    /// Memory plus swap limit; at least `memory`.
+    pub memory_swap: Option<ByteSize>,
+    /// CPU weight, 1 to 10000 (100 is the kernel's default).
+    pub cpu_weight: Option<u64>,
+    /// CPU time per period, in microseconds.
+    pub cpu_quota_us: Option<u64>,
+    /// The quota's period in microseconds (100000 by default).
+    pub cpu_period_us: Option<u64>,
+    /// CPUs, as a cpuset list (`0-1,3`).
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes, as a cpuset list.
+    pub cpuset_mems: Option<String>,
+    /// The most tasks at once.
+    pub pids: Option<u64>,
+}
+
+/// Console and terminals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// How many ttys (`/dev/tty1`...) the container gets.
+    pub ttys: u32,
+    /// The most pseudo-terminals the container's devpts allows.
+    pub ptys: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            ttys: 1,
+            ptys: 1024,
+        }
+    }
+}
+
+/// The signals that halt, reboot and stop the container's init.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalsConfig {
+    /// Asks init to shut down cleanly.
+    pub halt: Signal,
+    /// Asks init to reboot.
+    pub reboot: Signal,
+    /// Ends init when a clean shutdown takes too long.
+    pub stop: Signal,
+}
+
+impl Default for SignalsConfig {
+    fn default() -> Self {
+        SignalsConfig {
+            halt: Signal(libc::SIGPWR),
+            reboot: Signal(libc::SIGINT),
+            stop: Signal(libc::SIGKILL),
+        }
+    }
+}

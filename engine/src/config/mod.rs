@@ -1,0 +1,20 @@
+//! Container and global configuration: typed TOML, layered, with precise errors.
+//!
+//! A container's config is `<root>/<name>/config.toml`. The global config's `[defaults]` table
+//! is layered under it: a key set in the container's file wins, tables merge key by key.
+
+mod container;
+mod error;
+mod global;
+mod load;
+mod values;
+
+pub use container::{
+    AutoMounts, CgroupConfig, ConsoleConfig, ContainerConfig, InitConfig, MountConfig,
+    MountsConfig, NamespacesConfig, NetworkConfig, ProcMount, RootfsConfig, SecurityConfig,
+    SignalsConfig, SysMount,
+};
+pub use error::ConfigError;
+pub use global::{CgroupDefaults, GlobalConfig, PathsConfig};
+pub use load::{load_container, load_global};
+pub use values::{ByteSize, Signal};

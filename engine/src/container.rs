@@ -1,0 +1,219 @@
+//! A corral world (its paths and global config) and the containers in it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use corral_hooks::Plan;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, ConfigError, ContainerConfig, GlobalConfig};
+use crate::lock::{ContainerLock, LockError};
+use crate::paths::{self, Paths};
+use crate::pipeline;
+use crate::stages::PlanError;
+
+/// An error about a container as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// The name is not usable.
+    #[error("{0}")]
+    BadName(String),
+    /// No such container.
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    /// The container exists already.
+    #[error("container {0} already exists")]
+    Exists(String),
+    /// The container is running and the operation needs it stopped.
+    #[error("container {0} is running (stop it first, or use --force)")]
+    Running(String),
+    /// A config file is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// A file operation failed.
+    #[error("{0} {1}")]
+    Io(&'static str, String, #[source] io::Error),
+}
+
+/// Whether a container runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    /// Not running.
+    Stopped,
+    /// Running.
+    Running,
+}
+
+impl State {
+    /// The state as LXC prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Stopped => "STOPPED",
+            State::Running => "RUNNING",
+        }
+    }
+}
+
+/// One corral world: its directories and its global config.
+#[derive(Debug, Clone)]
+pub struct Corral {
+    /// Where things live.
+    pub paths: Paths,
+    /// The global config.
+    pub global: GlobalConfig,
+}
+
+impl Corral {
+    /// Opens a world. Paths given here win over the global config's.
+    pub fn new(global: GlobalConfig, root: Option<PathBuf>, run: Option<PathBuf>) -> Corral {
+        let paths = Paths {
+            root: paths::absolute(&root.unwrap_or_else(|| global.paths.root.clone())),
+            run: paths::absolute(&run.unwrap_or_else(|| global.paths.run.clone())),
+        };
+        Corral { paths, global }
+    }
+
+    /// A handle on the container `name`, which need not exist.
+    pub fn container(&self, name: &str) -> Result<Container<'_>, ContainerError> {
+        paths::validate_name(name).map_err(ContainerError::BadName)?;
+        Ok(Container {
+            corral: self,
+            name: name.to_owned(),
+        })
+    }
+
+    /// The names of every defined container, sorted.
+    pub fn list(&self) -> Result<Vec<String>, ContainerError> {
+        let entries = match fs::read_dir(&self.paths.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(ContainerError::Io(
+                    "cannot list",
+                    self.paths.root.display().to_string(),
+                    e,
+                ));
+            }
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| paths::validate_name(n).is_ok() && self.paths.config_file(n).is_file())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// A container of a world.
+#[derive(Debug, Clone)]
+pub struct Container<'a> {
+    corral: &'a Corral,
+    name: String,
+}
+
+impl<'a> Container<'a> {
+    /// The container's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The world it belongs to.
+    pub fn corral(&self) -> &'a Corral {
+        self.corral
+    }
+
+    /// Its config file.
+    pub fn config_file(&self) -> PathBuf {
+        self.corral.paths.config_file(&self.name)
+    }
+
+    /// Its directory.
+    pub fn dir(&self) -> PathBuf {
+        self.corral.paths.container_dir(&self.name)
+    }
+
+    /// Whether it is defined (its config file exists).
+    pub fn exists(&self) -> bool {
+        self.config_file().is_file()
+    }
+
+    /// Reads its config, layered over the global defaults.
+    pub fn config(&self) -> Result<ContainerConfig, ContainerError> {
+        if !self.exists() {
+            return Err(ContainerError::NotFound(self.name.clone()));
+        }
+        Ok(config::load_container(
+            &self.config_file(),
+            &self.corral.global.defaults_table,
+        )?)
+    }
+
+    /// Whether it runs: a command holds its lock for as long as it runs.
+    pub fn state(&self) -> State {
+        if ContainerLock::is_held(&self.corral.paths.lock_file(&self.name)) {
+            State::Running
+        } else {
+            State::Stopped
+        }
+    }
+
+    /// Takes the container's lock, first cleaning up after a command that died holding it.
+    pub fn lock(&self) -> Result<ContainerLock, ContainerError> {
+        let lock =
+            ContainerLock::try_acquire(&self.corral.paths.lock_file(&self.name), &self.name)?;
+        pipeline::clean_stale(&self.corral.paths.runtime_dir(&self.name));
+        Ok(lock)
+    }
+
+    /// Takes the lock once the command holding it has let go, for up to ten seconds.
+    fn wait_for_lock(&self) -> Result<ContainerLock, ContainerError> {
+        for _ in 0..1000 {
+            match self.lock() {
+                Err(ContainerError::Lock(LockError::Busy(_))) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                result => return result,
+            }
+        }
+        Err(ContainerError::Running(self.name.clone()))
+    }
+
+    /// Builds the full plan of every stage without starting anything. `console` is the
+    /// terminal to bind at `/dev/console`, if any.
+    pub fn plan(&self, console: Option<&Path>, args: &[String]) -> Result<Plan, ContainerError> {
+        let config = self.config()?;
+        pipeline::plan(self, &config, console, args).map_err(|e: PlanError| {
+            ContainerError::Config(ConfigError::invalid(self.config_file(), &e.key, e.message))
+        })
+    }
+
+    /// Removes the container's directory (its config, and its rootfs when it lies inside).
+    /// A running container is refused unless `force`, which kills it first.
+    pub fn destroy(&self, force: bool) -> Result<(), ContainerError> {
+        if !self.exists() {
+            return Err(ContainerError::NotFound(self.name.clone()));
+        }
+        let lock = match self.lock() {
+            Ok(lock) => lock,
+            Err(ContainerError::Lock(LockError::Busy(_))) if force => {
+                pipeline::kill(&self.corral.paths.runtime_dir(&self.name));
+                self.wait_for_lock()?
+            }
+            Err(ContainerError::Lock(LockError::Busy(_))) => {
+                return Err(ContainerError::Running(self.name.clone()));
+            }
+            Err(e) => return Err(e),
+        };
+        let dir = self.dir();
+        fs::remove_dir_all(&dir)
+            .map_err(|e| ContainerError::Io("cannot remove", dir.display().to_string(), e))?;
+        lock.remove()
+            .map_err(|e| ContainerError::Io("cannot remove the lock of", self.name.clone(), e))
+    }
+}

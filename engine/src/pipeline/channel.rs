@@ -1,0 +1,185 @@
+//! The socket between the monitor and the container's init, carrying plans one way and
+//! results the other, as JSON in sequenced packets.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use corral_hooks::{MountsPlan, NamespacesPlan, NetworkPlan, ProcessPlan, SecurityPlan};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recv,
+    recvmsg, sendmsg, socketpair,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::stages::OpError;
+use crate::stages::cgroups::CgroupView;
+
+/// The most a message may be: plans are small, but a config may list many mounts.
+const MAX_MESSAGE: usize = 1 << 20;
+
+/// The most descriptors one message carries: one per cgroup v1 hierarchy.
+const MAX_FDS: usize = 16;
+
+/// What the monitor asks init to do, in pipeline order.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToInit {
+    /// Apply the namespaces stage's part: the hostname.
+    Namespaces(NamespacesPlan),
+    /// Apply the mounts stage: everything up to `pivot_root`.
+    Mounts(MountsPlan),
+    /// Apply the network stage's part inside the namespace.
+    Network(NetworkPlan),
+    /// Apply the security stage's first step.
+    Security(SecurityPlan),
+    /// Join the cgroup through the descriptors sent along (its `tasks` or `cgroup.procs`
+    /// files), enter the cgroup namespace and mount the view.
+    Cgroups {
+        /// Whether to enter a new cgroup namespace.
+        namespace: bool,
+        /// Filesystems to mount.
+        views: Vec<CgroupView>,
+        /// Whether the view is read-only.
+        readonly: bool,
+    },
+    /// The exec gate: become the user, set the last capability sets and start the program.
+    Exec {
+        /// The program.
+        process: ProcessPlan,
+        /// The capability sets.
+        security: SecurityPlan,
+        /// Whether the program gets a new time namespace.
+        time_namespace: bool,
+    },
+}
+
+/// What init answers.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromInit {
+    /// The step is done.
+    Done,
+    /// The program runs.
+    Started,
+    /// The step failed.
+    Failed(OpError),
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// A channel failure: the peer died, or sent something unreadable.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// A socket call failed.
+    #[error("sync socket: {0}")]
+    Socket(#[source] nix::Error),
+    /// The other end closed.
+    #[error("the other end of the sync socket closed")]
+    Closed,
+    /// A message could not be encoded or decoded.
+    #[error("sync message")]
+    Codec(#[source] serde_json::Error),
+}
+
+impl Channel {
+    /// A connected pair: one end for the monitor, one for init.
+    pub fn pair() -> Result<(Channel, Channel), ChannelError> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(ChannelError::Socket)?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    /// Sends one message.
+    pub fn send<T: Serialize>(&self, message: &T) -> Result<(), ChannelError> {
+        self.send_with_fds(message, &[])
+    }
+
+    /// Sends one message with descriptors attached.
+    pub fn send_with_fds<T: Serialize>(
+        &self,
+        message: &T,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<(), ChannelError> {
+        let bytes = serde_json::to_vec(message).map_err(ChannelError::Codec)?;
+        let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+        let rights = [ControlMessage::ScmRights(&raw)];
+        let cmsgs: &[ControlMessage<'_>] = if raw.is_empty() { &[] } else { &rights };
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &[IoSlice::new(&bytes)],
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(ChannelError::Socket)?;
+        Ok(())
+    }
+
+    /// Receives one message, waiting for it.
+    pub fn recv<T: DeserializeOwned>(&self) -> Result<T, ChannelError> {
+        self.recv_with_fds().map(|(message, _)| message)
+    }
+
+    /// Receives one message and the descriptors attached to it.
+    pub fn recv_with_fds<T: DeserializeOwned>(&self) -> Result<(T, Vec<OwnedFd>), ChannelError> {
+        // Peeking with MSG_TRUNC tells the packet's size without a megabyte buffer each time.
+        let size = loop {
+            match recv(
+                self.fd.as_raw_fd(),
+                &mut [0u8; 1],
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(ChannelError::Socket(e)),
+                Ok(0) => return Err(ChannelError::Closed),
+                Ok(n) => break n.min(MAX_MESSAGE),
+            }
+        };
+        let mut buf = vec![0u8; size];
+        let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let (n, fds) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(ChannelError::Socket(e)),
+                Ok(msg) => {
+                    let mut fds = Vec::new();
+                    for cmsg in msg.cmsgs().map_err(ChannelError::Socket)? {
+                        if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                            // SAFETY: SCM_RIGHTS installed these descriptors in this process
+                            // for us alone.
+                            fds.extend(
+                                raw.into_iter()
+                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                            );
+                        }
+                    }
+                    break (msg.bytes, fds);
+                }
+            }
+        };
+        if n == 0 {
+            return Err(ChannelError::Closed);
+        }
+        let message = serde_json::from_slice(&buf[..n]).map_err(ChannelError::Codec)?;
+        Ok((message, fds))
+    }
+
+    /// The socket, for descriptor bookkeeping.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

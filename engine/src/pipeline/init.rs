@@ -1,0 +1,290 @@
+//! The container's side of the pipeline: the cloned process that becomes PID 1.
+//!
+//! It never runs hook or plugin code. It waits on the sync socket, applies each stage's part
+//! of the plan it is handed, and at the exec gate starts the program, then stays as a small
+//! init: it forwards signals to the program, reaps zombies and exits with the program's
+//! status (128+N for signal N).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+use corral_hooks::ProcessPlan;
+use nix::errno::Errno;
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{
+    ForkResult, Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, execve, fork, pipe2, read,
+    setsid, write,
+};
+
+use super::channel::{Channel, FromInit, ToInit};
+use crate::stages::cgroups::CgroupView;
+use crate::stages::mounts::{Root, fd_path};
+use crate::stages::{self, Op, OpError};
+
+/// Runs init. `chan` is the only descriptor it keeps, besides `console` as its stdio.
+pub fn run(chan: &Channel, console: Option<OwnedFd>) -> ! {
+    let code = match serve(chan, console) {
+        Ok(code) => code,
+        Err(e) => {
+            // The monitor learns what failed, then kills us: this exit is a fallback.
+            let _ = chan.send(&FromInit::Failed(e));
+            1
+        }
+    };
+    // SAFETY: _exit skips the destructors and atexit handlers of the monitor's image this
+    // process was forked from; nothing here needs flushing.
+    unsafe { libc::_exit(code) }
+}
+
+fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).op(|| "set the parent-death signal".into())?;
+    if let Some(tty) = console {
+        dup2_stdin(&tty).op(|| "attach the terminal".into())?;
+        dup2_stdout(&tty).op(|| "attach the terminal".into())?;
+        dup2_stderr(&tty).op(|| "attach the terminal".into())?;
+    }
+    close_other_fds(chan.fd().as_raw_fd());
+    loop {
+        let (message, fds): (ToInit, _) = chan.recv_with_fds().map_err(|_| OpError {
+            operation: "read from the monitor".into(),
+            errno: libc::EPIPE,
+        })?;
+        let result = match message {
+            ToInit::Namespaces(plan) => stages::namespaces::apply(&plan),
+            ToInit::Mounts(plan) => stages::mounts::apply(&plan),
+            ToInit::Network(plan) => stages::network::apply(&plan),
+            ToInit::Security(plan) => stages::security::apply(&plan),
+            ToInit::Cgroups {
+                namespace,
+                views,
+                readonly,
+            } => enter_cgroup(&fds, namespace, &views, readonly),
+            ToInit::Exec {
+                process,
+                security,
+                time_namespace,
+            } => {
+                stages::security::enter(&security, &process)?;
+                if time_namespace {
+                    unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+                        .op(|| "enter a new time namespace".into())?;
+                }
+                let child = spawn(&process)?;
+                let _ = chan.send(&FromInit::Started);
+                return Ok(reap(child));
+            }
+        };
+        let reply = match result {
+            Ok(()) => FromInit::Done,
+            Err(e) => FromInit::Failed(e),
+        };
+        chan.send(&reply).map_err(|_| OpError {
+            operation: "answer the monitor".into(),
+            errno: libc::EPIPE,
+        })?;
+    }
+}
+
+/// Closes every descriptor but stdio and `keep`: nothing of the host leaks in.
+fn close_other_fds(keep: i32) {
+    let keep = keep.cast_unsigned();
+    if keep > 3 {
+        // SAFETY: close_range only closes descriptors: those between stdio and `keep`.
+        unsafe { libc::close_range(3, keep - 1, 0) };
+    }
+    // SAFETY: as above, every descriptor above `keep`.
+    unsafe { libc::close_range(keep + 1, u32::MAX, 0) };
+}
+
+/// The cgroups stage's part: join the cgroup, enter a cgroup namespace rooted there, and
+/// mount the container's view of it at `/sys/fs/cgroup`.
+fn enter_cgroup(
+    join: &[OwnedFd],
+    namespace: bool,
+    views: &[CgroupView],
+    readonly: bool,
+) -> Result<(), OpError> {
+    // "0" moves the writer itself: on a v1 `tasks` file the kernel then skips the global
+    // threadgroup lock whose RCU sync costs milliseconds when another process is moved.
+    for fd in join {
+        write(fd.as_fd(), b"0").op(|| "join the container's cgroup".into())?;
+    }
+    if namespace {
+        unshare(CloneFlags::CLONE_NEWCGROUP).op(|| "enter a new cgroup namespace".into())?;
+    }
+    if views.is_empty() {
+        return Ok(());
+    }
+    let root = Root::open(Path::new("/")).op(|| "open /".into())?;
+    let ro = if readonly {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let v1 = views.iter().any(|v| v.fstype == "cgroup");
+    let base = root
+        .create_dir_all(Path::new("/sys/fs/cgroup"))
+        .op(|| "find /sys/fs/cgroup".into())?;
+    if v1 {
+        // v1 hierarchies each need a directory: they go on a tmpfs of their own.
+        mount(
+            Some("tmpfs"),
+            &fd_path(&base),
+            Some("tmpfs"),
+            flags,
+            Some("mode=755"),
+        )
+        .op(|| "mount a tmpfs on /sys/fs/cgroup".into())?;
+    }
+    for view in views {
+        let target = root
+            .create_dir_all(Path::new(&view.target))
+            .op(|| format!("create {}", view.target))?;
+        let data = (!view.data.is_empty()).then_some(view.data.as_str());
+        mount(
+            Some("cgroup"),
+            &fd_path(&target),
+            Some(view.fstype.as_str()),
+            flags | ro,
+            data,
+        )
+        .op(|| format!("mount {} on {}", view.fstype, view.target))?;
+    }
+    if v1 && readonly {
+        let base = root
+            .resolve(Path::new("/sys/fs/cgroup"))
+            .op(|| "find /sys/fs/cgroup".into())?;
+        mount(
+            None::<&str>,
+            &fd_path(&base),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | flags | ro,
+            Some("mode=755"),
+        )
+        .op(|| "remount /sys/fs/cgroup read-only".into())?;
+    }
+    Ok(())
+}
+
+/// Forks and execs the program. A failed exec is reported through a close-on-exec pipe,
+/// so it is told apart from a program that ran and failed.
+fn spawn(process: &ProcessPlan) -> Result<Pid, OpError> {
+    let (rd, wr) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).op(|| "create the exec pipe".into())?;
+    let mut all = SigSet::all();
+    all.remove(Signal::SIGKILL);
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None).op(|| "block signals".into())?;
+    // SAFETY: init is single-threaded, so the child may do anything the parent could.
+    match unsafe { fork() }.op(|| "fork the program".into())? {
+        ForkResult::Child => {
+            drop(rd);
+            let errno = exec(process);
+            let _ = write(wr.as_fd(), &(errno as i32).to_ne_bytes());
+            // SAFETY: leave without running the forked image's destructors.
+            unsafe { libc::_exit(127) }
+        }
+        ForkResult::Parent { child } => {
+            drop(wr);
+            let mut buf = [0u8; 4];
+            let n = loop {
+                match read(rd.as_fd(), &mut buf) {
+                    Err(Errno::EINTR) => {}
+                    other => break other.unwrap_or(0),
+                }
+            };
+            if n == 4 {
+                let _ = waitpid(child, None);
+                let program = process.args.first().map_or("", String::as_str);
+                return Err(OpError {
+                    operation: format!("execute {program}"),
+                    errno: i32::from_ne_bytes(buf),
+                });
+            }
+            Ok(child)
+        }
+    }
+}
+
+/// In the forked child: prepares the session and execs. Returns only on failure.
+fn exec(process: &ProcessPlan) -> Errno {
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let _ = setsid();
+    if process.terminal {
+        // SAFETY: TIOCSCTTY takes an integer argument; stdin is the container's terminal.
+        unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    }
+    if let Err(e) = chdir(&process.cwd) {
+        return e;
+    }
+    let to_c = |s: &str| CString::new(s).map_err(|_| Errno::EINVAL);
+    let Ok(args) = process
+        .args
+        .iter()
+        .map(|a| to_c(a))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Errno::EINVAL;
+    };
+    let Ok(env) = process
+        .env
+        .iter()
+        .map(|e| to_c(e))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Errno::EINVAL;
+    };
+    let Some(program) = process.args.first() else {
+        return Errno::ENOENT;
+    };
+    if program.contains('/') {
+        return execve(&args[0], &args, &env)
+            .err()
+            .unwrap_or(Errno::ENOEXEC);
+    }
+    let path = process
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/bin:/bin");
+    let mut error = Errno::ENOENT;
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let Ok(candidate) = to_c(&format!("{dir}/{program}")) else {
+            continue;
+        };
+        match execve(&candidate, &args, &env)
+            .err()
+            .unwrap_or(Errno::ENOEXEC)
+        {
+            Errno::ENOENT | Errno::ENOTDIR => {}
+            e => error = e,
+        }
+    }
+    error
+}
+
+/// Init's life once the program runs: forward signals to it, reap every child, and return
+/// the program's status once it ends.
+fn reap(program: Pid) -> i32 {
+    let mut all = SigSet::all();
+    all.remove(Signal::SIGKILL);
+    all.remove(Signal::SIGSTOP);
+    loop {
+        let Ok(signal) = all.wait() else { continue };
+        if signal != Signal::SIGCHLD {
+            let _ = kill(program, signal);
+            continue;
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == program => return code,
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == program => return 128 + sig as i32,
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! What the monitor has changed on the host, and how to undo it, in reverse order. The
+//! same list tears a container down when it ends and rolls a start back when it fails.
+
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use corral_hooks::Stage;
+use nix::errno::Errno;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use crate::stages::cgroups::Cgroup;
+
+/// One change to undo.
+#[derive(Debug)]
+pub enum Undo {
+    /// The container's init: kill it and reap it.
+    Init {
+        /// Its PID.
+        pid: Pid,
+        /// Its pidfd, so the kill cannot hit a recycled PID.
+        pidfd: OwnedFd,
+    },
+    /// The container's cgroup: kill what is left in it and remove it.
+    Cgroup(Cgroup),
+    /// The runtime directory.
+    RuntimeDir(PathBuf),
+}
+
+/// Changes made so far, each with the stage that made it.
+#[derive(Debug, Default)]
+pub struct Rollback {
+    steps: Vec<(Option<Stage>, Undo)>,
+}
+
+impl Rollback {
+    /// Records a change.
+    pub fn push(&mut self, stage: Option<Stage>, undo: Undo) {
+        self.steps.push((stage, undo));
+    }
+
+    /// The cgroup, once the cgroups stage made it.
+    pub fn cgroup(&self) -> Option<&Cgroup> {
+        self.steps.iter().find_map(|(_, u)| match u {
+            Undo::Cgroup(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// Undoes every change, newest first. Failures are logged: each later step still runs.
+    pub fn undo(self) {
+        for (stage, step) in self.steps.into_iter().rev() {
+            let stage = stage.map_or("monitor", Stage::name);
+            match step {
+                Undo::Init { pid, pidfd } => {
+                    if let Err(e) = pidfd_kill(&pidfd, libc::SIGKILL)
+                        && e != Errno::ESRCH
+                    {
+                        tracing::warn!(stage, %pid, %e, "cannot kill init");
+                    }
+                    match waitpid(pid, None) {
+                        Ok(_) | Err(Errno::ECHILD) => {}
+                        Err(e) => tracing::warn!(stage, %pid, %e, "cannot reap init"),
+                    }
+                }
+                Undo::Cgroup(cgroup) => {
+                    let result = cgroup.remove();
+                    if let Err(e) = result {
+                        tracing::warn!(stage, error = %crate::error_chain(&e), "cannot remove cgroup");
+                    }
+                }
+                Undo::RuntimeDir(dir) => {
+                    if let Err(e) = fs::remove_dir_all(&dir)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!(stage, dir = %dir.display(), %e, "cannot remove runtime dir");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends a signal through a pidfd.
+pub fn pidfd_kill(pidfd: &OwnedFd, signal: i32) -> Result<(), Errno> {
+    // SAFETY: pidfd_send_signal with a valid pidfd, a null siginfo and no flags.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if ret < 0 { Err(Errno::last()) } else { Ok(()) }
+}

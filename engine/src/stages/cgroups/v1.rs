@@ -1,0 +1,106 @@
+//! Limits and accounting on cgroup v1: one directory per hierarchy.
+
+use std::path::{Path, PathBuf};
+
+use corral_hooks::CgroupLimits;
+
+use super::{CgroupError, Hierarchy, Usage, create_dirs, read_keyed, read_u64, write};
+
+pub(super) fn create(
+    hierarchies: &[Hierarchy],
+    path: &str,
+    dirs: &mut Vec<PathBuf>,
+) -> Result<(), CgroupError> {
+    for h in hierarchies {
+        let cpuset = h.has("cpuset");
+        // A new cpuset cgroup has no CPUs and no memory nodes: it takes its parent's.
+        let mut init = |dir: &Path| -> Result<(), CgroupError> {
+            if cpuset && let Some(parent) = dir.parent() {
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    let value = std::fs::read_to_string(parent.join(file))
+                        .map_err(|e| CgroupError::Read(parent.join(file), e))?;
+                    write(&dir.join(file), value.trim())?;
+                }
+            }
+            Ok(())
+        };
+        create_dirs(&h.mount.join(path), dirs, &mut init)?;
+    }
+    Ok(())
+}
+
+/// The directory among `dirs` whose hierarchy has `file`.
+fn find<'a>(dirs: &'a [PathBuf], file: &str) -> Result<&'a Path, CgroupError> {
+    dirs.iter()
+        .map(PathBuf::as_path)
+        .find(|d| d.join(file).exists())
+        .ok_or_else(|| {
+            CgroupError::Unsupported(format!("this host's cgroup v1 hierarchies have no {file}"))
+        })
+}
+
+fn set(dirs: &[PathBuf], file: &str, value: &str) -> Result<(), CgroupError> {
+    write(&find(dirs, file)?.join(file), value)
+}
+
+pub(super) fn apply_limits(dirs: &[PathBuf], limits: &CgroupLimits) -> Result<(), CgroupError> {
+    if let Some(memory) = limits.memory {
+        set(dirs, "memory.limit_in_bytes", &memory.to_string())?;
+    }
+    if let Some(swap) = limits.memory_swap {
+        let file = "memory.memsw.limit_in_bytes";
+        find(dirs, file).map_err(|_| {
+            CgroupError::Unsupported(format!(
+                "memory_swap needs swap accounting, and this kernel has no {file} (boot with swapaccount=1)"
+            ))
+        })?;
+        set(dirs, file, &swap.to_string())?;
+    }
+    if let Some(weight) = limits.cpu_weight {
+        set(dirs, "cpu.shares", &weight_to_shares(weight).to_string())?;
+    }
+    if let Some(period) = limits.cpu_period_us {
+        set(dirs, "cpu.cfs_period_us", &period.to_string())?;
+    }
+    if let Some(quota) = limits.cpu_quota_us {
+        set(dirs, "cpu.cfs_quota_us", &quota.to_string())?;
+    }
+    if let Some(cpus) = &limits.cpuset_cpus {
+        set(dirs, "cpuset.cpus", cpus)?;
+    }
+    if let Some(mems) = &limits.cpuset_mems {
+        set(dirs, "cpuset.mems", mems)?;
+    }
+    if let Some(pids) = limits.pids {
+        set(dirs, "pids.max", &pids.to_string())?;
+    }
+    Ok(())
+}
+
+/// Maps a cgroup v2 weight (1..=10000) onto v1 shares (2..=262144), as runc and LXC do.
+fn weight_to_shares(weight: u64) -> u64 {
+    2 + (weight.clamp(1, 10_000) - 1) * 262_142 / 9_999
+}
+
+pub(super) fn usage(dirs: &[PathBuf]) -> Usage {
+    let file = |name: &str| find(dirs, name).ok().map(|d| d.join(name));
+    Usage {
+        memory_bytes: file("memory.usage_in_bytes").and_then(|p| read_u64(&p)),
+        memory_peak_bytes: file("memory.max_usage_in_bytes").and_then(|p| read_u64(&p)),
+        cpu_ns: file("cpuacct.usage").and_then(|p| read_u64(&p)),
+        pids: file("pids.current").and_then(|p| read_u64(&p)),
+        oom_kills: file("memory.oom_control").and_then(|p| read_keyed(&p, "oom_kill")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_map_onto_shares() {
+        assert_eq!(weight_to_shares(1), 2);
+        assert_eq!(weight_to_shares(100), 2597);
+        assert_eq!(weight_to_shares(10_000), 262_144);
+    }
+}

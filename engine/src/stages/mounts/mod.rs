@@ -1,0 +1,379 @@
+//! The mounts stage: the rootfs with private or slave propagation, auto mounts, a minimal
+//! `/dev`, the config's mount entries, `pivot_root`, and the old root detached.
+//!
+//! It applies inside the container's init, in its new mount namespace, before anything of
+//! the container's runs; the host's mounts are never touched.
+
+mod options;
+mod resolve;
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use corral_hooks::{
+    DeviceNode, DeviceType, FileCreate, MountEntry, MountsPlan, Propagation, RootfsPlan, Symlink,
+};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat};
+use nix::unistd::{chdir, pivot_root, symlinkat};
+
+pub use resolve::{Root, fd_path};
+
+use super::{Op, OpError, PlanError};
+use crate::config::{ContainerConfig, ProcMount, SysMount};
+
+/// Builds the stage's plan. `console` is the host terminal bound at `/dev/console`, if any.
+pub fn plan(
+    config: &ContainerConfig,
+    container_dir: &Path,
+    console: Option<&Path>,
+) -> Result<MountsPlan, PlanError> {
+    let auto = &config.mounts.auto;
+    let mut mounts = Vec::new();
+    let mut readonly_paths = Vec::new();
+    let entry = |source: &str, target: &str, fstype: &str, options: &[&str]| MountEntry {
+        source: source.to_owned(),
+        target: PathBuf::from(target),
+        fstype: fstype.to_owned(),
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
+        create: Some(FileCreate::Dir),
+        optional: false,
+    };
+    if auto.proc != ProcMount::Off {
+        mounts.push(entry(
+            "proc",
+            "/proc",
+            "proc",
+            &["nosuid", "nodev", "noexec"],
+        ));
+        if auto.proc == ProcMount::Mixed {
+            readonly_paths.extend(["/proc/sys", "/proc/sysrq-trigger"].map(PathBuf::from));
+        }
+    }
+    match auto.sys {
+        SysMount::Off => {}
+        SysMount::Ro => mounts.push(entry(
+            "sysfs",
+            "/sys",
+            "sysfs",
+            &["ro", "nosuid", "nodev", "noexec"],
+        )),
+        SysMount::Rw => mounts.push(entry(
+            "sysfs",
+            "/sys",
+            "sysfs",
+            &["nosuid", "nodev", "noexec"],
+        )),
+    }
+    if auto.sys == SysMount::Off && auto.cgroup != corral_hooks::CgroupMount::Off {
+        return Err(PlanError::new(
+            "mounts.auto.cgroup",
+            "mounting cgroups needs mounts.auto.sys",
+        ));
+    }
+    let ptys = format!("max={}", config.console.ptys);
+    mounts.extend([
+        entry(
+            "tmpfs",
+            "/dev",
+            "tmpfs",
+            &["nosuid", "noexec", "mode=755", "size=500k"],
+        ),
+        entry(
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+                &ptys,
+            ],
+        ),
+        entry(
+            "shm",
+            "/dev/shm",
+            "tmpfs",
+            &["nosuid", "nodev", "mode=1777"],
+        ),
+        entry(
+            "mqueue",
+            "/dev/mqueue",
+            "mqueue",
+            &["nosuid", "nodev", "noexec"],
+        ),
+    ]);
+    let mut devices: Vec<DeviceNode> = [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| char_device(name, major, minor))
+    .collect();
+    match console {
+        Some(tty) => mounts.push(MountEntry {
+            source: tty.to_string_lossy().into_owned(),
+            target: PathBuf::from("/dev/console"),
+            fstype: "bind".to_owned(),
+            options: vec!["bind".to_owned()],
+            create: Some(FileCreate::File),
+            optional: false,
+        }),
+        // Without a terminal, the console is a null device: never the host's console.
+        None => devices.push(char_device("console", 1, 3)),
+    }
+    for (i, m) in config.mounts.entry.iter().enumerate() {
+        let key = |field: &str| format!("mounts.entry[{i}].{field}");
+        if !m.target.is_absolute() {
+            return Err(PlanError::new(
+                key("target"),
+                format!("`{}` is not an absolute path", m.target.display()),
+            ));
+        }
+        let parsed = options::parse(&m.options);
+        let is_bind = m.fstype == "bind" || parsed.bind;
+        if is_bind && !Path::new(&m.source).is_absolute() {
+            return Err(PlanError::new(
+                key("source"),
+                format!("bind source `{}` is not an absolute path", m.source),
+            ));
+        }
+        let mut options = m.options.clone();
+        if m.fstype == "bind" && !parsed.bind {
+            options.insert(0, "rbind".to_owned());
+        }
+        mounts.push(MountEntry {
+            source: m.source.clone(),
+            target: m.target.clone(),
+            fstype: m.fstype.clone(),
+            options,
+            create: m.create,
+            optional: m.optional,
+        });
+    }
+    let symlinks = [
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+        ("pts/ptmx", "/dev/ptmx"),
+    ]
+    .into_iter()
+    .map(|(target, path)| Symlink {
+        target: PathBuf::from(target),
+        path: PathBuf::from(path),
+    })
+    .collect();
+    let rootfs = if config.rootfs.path.is_absolute() {
+        config.rootfs.path.clone()
+    } else {
+        container_dir.join(&config.rootfs.path)
+    };
+    Ok(MountsPlan {
+        rootfs: RootfsPlan {
+            path: rootfs,
+            readonly: config.rootfs.readonly,
+            propagation: config.rootfs.propagation,
+        },
+        mounts,
+        devices,
+        symlinks,
+        readonly_paths,
+    })
+}
+
+fn char_device(name: &str, major: u32, minor: u32) -> DeviceNode {
+    DeviceNode {
+        path: PathBuf::from("/dev").join(name),
+        kind: DeviceType::Char,
+        major,
+        minor,
+        mode: 0o666,
+    }
+}
+
+/// Applies the plan in the container's init: everything up to and including `pivot_root`.
+pub fn apply(plan: &MountsPlan) -> Result<(), OpError> {
+    let propagation = match plan.rootfs.propagation {
+        Propagation::Private => MsFlags::MS_PRIVATE,
+        Propagation::Slave => MsFlags::MS_SLAVE,
+    };
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        propagation | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .op(|| "make / a private or slave mount".to_owned())?;
+    let rootfs = &plan.rootfs.path;
+    // pivot_root needs the new root to be a mount point.
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .op(|| format!("bind the rootfs {} onto itself", rootfs.display()))?;
+    let root = Root::open(rootfs).op(|| format!("open the rootfs {}", rootfs.display()))?;
+    for entry in &plan.mounts {
+        match mount_entry(&root, entry) {
+            Err(e) if entry.optional => tracing::info!(%e, "optional mount skipped"),
+            result => result?,
+        }
+    }
+    for dev in &plan.devices {
+        make_device(&root, dev)?;
+    }
+    for link in &plan.symlinks {
+        let (dir, name) = root
+            .parent_dir(&link.path)
+            .op(|| format!("create the directory of {}", link.path.display()))?;
+        symlinkat(&link.target, dir.as_fd(), &name).op(|| {
+            format!(
+                "symlink {} -> {}",
+                link.path.display(),
+                link.target.display()
+            )
+        })?;
+    }
+    chdir(rootfs).op(|| format!("chdir into {}", rootfs.display()))?;
+    pivot_root(".", ".").op(|| format!("pivot_root into {}", rootfs.display()))?;
+    // The old root is stacked under the new one: detaching "." removes it.
+    umount2(".", MntFlags::MNT_DETACH).op(|| "detach the old root".to_owned())?;
+    chdir("/").op(|| "chdir /".to_owned())?;
+    let new_root = Root::open(Path::new("/")).op(|| "open the new root".to_owned())?;
+    for path in &plan.readonly_paths {
+        remount_readonly(&new_root, path)?;
+    }
+    if plan.rootfs.readonly {
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .op(|| "remount / read-only".to_owned())?;
+    }
+    Ok(())
+}
+
+fn mount_entry(root: &Root, entry: &MountEntry) -> Result<(), OpError> {
+    let parsed = options::parse(&entry.options);
+    let describe = || {
+        format!(
+            "mount {} on {} ({})",
+            entry.source,
+            entry.target.display(),
+            entry.fstype
+        )
+    };
+    if parsed.bind && !Path::new(&entry.source).exists() {
+        return Err(OpError {
+            operation: describe(),
+            errno: libc::ENOENT,
+        });
+    }
+    let target = root
+        .resolve_or_create(&entry.target, entry.create)
+        .op(|| format!("resolve {} in the rootfs", entry.target.display()))?;
+    let target = fd_path(&target);
+    let fstype = (!parsed.bind).then_some(entry.fstype.as_str());
+    let data = (!parsed.data.is_empty()).then_some(parsed.data.as_str());
+    mount(
+        Some(entry.source.as_str()),
+        &target,
+        fstype,
+        parsed.flags,
+        data,
+    )
+    .op(describe)?;
+    // A bind mount ignores most flags until it is remounted.
+    let remount_flags = parsed.flags
+        & (MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC
+            | MsFlags::MS_NOATIME
+            | MsFlags::MS_NODIRATIME
+            | MsFlags::MS_RELATIME);
+    if parsed.bind && !remount_flags.is_empty() {
+        let fd = root.resolve(&entry.target).op(describe)?;
+        mount(
+            None::<&str>,
+            &fd_path(&fd),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | remount_flags,
+            None::<&str>,
+        )
+        .op(|| format!("remount {} with its flags", entry.target.display()))?;
+    }
+    if !parsed.propagation.is_empty() {
+        let fd = root.resolve(&entry.target).op(describe)?;
+        mount(
+            None::<&str>,
+            &fd_path(&fd),
+            None::<&str>,
+            parsed.propagation,
+            None::<&str>,
+        )
+        .op(|| format!("set the propagation of {}", entry.target.display()))?;
+    }
+    Ok(())
+}
+
+fn make_device(root: &Root, dev: &DeviceNode) -> Result<(), OpError> {
+    let describe = || format!("create device {}", dev.path.display());
+    let (dir, name) = root.parent_dir(&dev.path).op(describe)?;
+    let kind = match dev.kind {
+        DeviceType::Char => SFlag::S_IFCHR,
+        DeviceType::Block => SFlag::S_IFBLK,
+    };
+    let mode = Mode::from_bits_truncate(dev.mode);
+    mknodat(
+        dir.as_fd(),
+        &name,
+        kind,
+        mode,
+        makedev(dev.major.into(), dev.minor.into()),
+    )
+    .op(describe)?;
+    // The umask may have narrowed the mode.
+    fchmodat(dir.as_fd(), &name, mode, FchmodatFlags::NoFollowSymlink).op(describe)
+}
+
+fn remount_readonly(root: &Root, path: &Path) -> Result<(), OpError> {
+    let describe = || format!("make {} read-only", path.display());
+    let fd = match root.resolve(path) {
+        // Kernels differ in what /proc has: what is missing needs no protection.
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        result => result.op(describe)?,
+    };
+    let target = fd_path(&fd);
+    mount(
+        Some(&target),
+        &target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .op(describe)?;
+    let fd = root.resolve(path).op(describe)?;
+    mount(
+        None::<&str>,
+        &fd_path(&fd),
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .op(describe)
+}

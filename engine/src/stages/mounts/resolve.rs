@@ -1,0 +1,114 @@
+//! Paths inside the container's rootfs, resolved without ever leaving it.
+//!
+//! A hostile rootfs may plant symlinks where corral mounts or writes (`/proc -> /etc`).
+//! Every path is resolved with `openat2(RESOLVE_IN_ROOT)`, so `..` and symlinks, absolute or
+//! not, stay inside the rootfs; the mount then targets the resolved `/proc/self/fd/N`.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use corral_hooks::FileCreate;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
+use nix::sys::stat::{Mode, mkdirat};
+
+/// An open directory that paths are resolved in, as if it were `/`.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+}
+
+impl Root {
+    /// Opens `path` as the root of resolution.
+    pub fn open(path: &Path) -> nix::Result<Root> {
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Root { fd })
+    }
+
+    /// Opens `path` (absolute inside the root) as an `O_PATH` descriptor.
+    pub fn resolve(&self, path: &Path) -> nix::Result<OwnedFd> {
+        self.open_in_root(path, OFlag::O_PATH)
+    }
+
+    fn open_in_root(&self, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        openat2(self.fd.as_fd(), &relative(path), how)
+    }
+
+    /// Resolves `path`, creating it (and its parent directories) when it is missing and
+    /// `create` says what to make.
+    pub fn resolve_or_create(
+        &self,
+        path: &Path,
+        create: Option<FileCreate>,
+    ) -> nix::Result<OwnedFd> {
+        match (self.resolve(path), create) {
+            (Err(Errno::ENOENT), Some(FileCreate::Dir)) => self.create_dir_all(path),
+            (Err(Errno::ENOENT), Some(FileCreate::File)) => {
+                let (parent, name) = self.parent_dir(path)?;
+                drop(openat(
+                    parent.as_fd(),
+                    name.as_path(),
+                    OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o644),
+                )?);
+                self.resolve(path)
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// Creates `path` and its missing parents as directories.
+    pub fn create_dir_all(&self, path: &Path) -> nix::Result<OwnedFd> {
+        let mut dir = self.resolve(Path::new("/"))?;
+        let mut so_far = PathBuf::from("/");
+        for component in relative(path).components() {
+            let Component::Normal(name) = component else {
+                continue;
+            };
+            so_far.push(name);
+            dir = match self.resolve(&so_far) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) => {
+                    match mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(e),
+                    }
+                    self.resolve(&so_far)?
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(dir)
+    }
+
+    /// The parent directory of `path` (created if missing) and the last component's name.
+    pub fn parent_dir(&self, path: &Path) -> nix::Result<(OwnedFd, PathBuf)> {
+        let name = path.file_name().ok_or(Errno::EINVAL)?;
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        Ok((self.create_dir_all(parent)?, PathBuf::from(name)))
+    }
+}
+
+/// The magic link through which a descriptor's file can be mounted on.
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+fn relative(path: &Path) -> PathBuf {
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}

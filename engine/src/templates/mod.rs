@@ -1,0 +1,197 @@
+//! Templates build a container's rootfs and the settings its config starts with.
+//!
+//! `corral create -t NAME` looks the template up here; plugins will add their own behind the
+//! same [`Template`] trait.
+
+mod busybox;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, ConfigError};
+use crate::container::{Container, ContainerError};
+
+pub use busybox::Busybox;
+
+/// An error building a container.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// No template has that name.
+    #[error("unknown template `{0}` (available: {1})")]
+    Unknown(String, String),
+    /// The template's arguments are wrong.
+    #[error("template {template}: {message}")]
+    Usage {
+        /// The template.
+        template: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file operation failed.
+    #[error("template {template}: cannot {action} {}", path.display())]
+    Io {
+        /// The template.
+        template: String,
+        /// What it was doing.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A program the template runs failed.
+    #[error("template {template}: {message}")]
+    Command {
+        /// The template.
+        template: String,
+        /// What failed.
+        message: String,
+    },
+    /// The container itself.
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    /// The config the template wrote is invalid: a bug in the template.
+    #[error("the template wrote an invalid config")]
+    Config(#[from] ConfigError),
+}
+
+/// What a template is given.
+pub struct TemplateContext<'a> {
+    /// The container's name.
+    pub name: &'a str,
+    /// The directory to fill; it exists and is empty.
+    pub rootfs: &'a Path,
+    /// Arguments after `--` on the command line.
+    pub args: &'a [String],
+    /// Reports progress to the user.
+    pub progress: &'a dyn Fn(&str),
+}
+
+/// A way to build a container.
+pub trait Template {
+    /// The name used with `create -t`.
+    fn name(&self) -> &'static str;
+    /// One line on what it builds.
+    fn description(&self) -> &'static str;
+    /// Fills the rootfs and returns the config settings the container starts with, as TOML
+    /// (the name, hostname and rootfs path are added by `create`).
+    fn build(&self, ctx: &TemplateContext<'_>) -> Result<toml::Table, TemplateError>;
+}
+
+/// The built-in templates.
+pub fn builtin() -> Vec<Box<dyn Template>> {
+    vec![Box::new(Busybox)]
+}
+
+/// Where `create` takes the rootfs from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Built by the named template.
+    Template(String),
+    /// An existing tree (`-t none --rootfs DIR`), or none yet.
+    Existing(Option<PathBuf>),
+}
+
+/// Creates a container: its directory, its rootfs (from a template or an existing tree) and
+/// its config. On failure, nothing of it remains.
+pub fn create(
+    container: &Container<'_>,
+    source: &Source,
+    args: &[String],
+    progress: &dyn Fn(&str),
+) -> Result<(), TemplateError> {
+    let name = container.name();
+    let template = match source {
+        Source::Template(t) => {
+            let all = builtin();
+            let names: Vec<&str> = all.iter().map(|t| t.name()).collect();
+            let found = all.into_iter().find(|x| x.name() == t);
+            Some(found.ok_or_else(|| {
+                TemplateError::Unknown(t.clone(), format!("none, {}", names.join(", ")))
+            })?)
+        }
+        Source::Existing(_) => None,
+    };
+    if container.exists() {
+        return Err(ContainerError::Exists(name.to_owned()).into());
+    }
+    let _lock = container.lock()?;
+    let dir = container.dir();
+    let io_err = |action, path: &Path| {
+        let path = path.to_owned();
+        move |source| TemplateError::Io {
+            template: "create".into(),
+            action,
+            path,
+            source,
+        }
+    };
+    fs::create_dir_all(dir.parent().unwrap_or(Path::new("/"))).map_err(io_err("create", &dir))?;
+    fs::create_dir(&dir).map_err(io_err("create", &dir))?;
+    let result = (|| {
+        let mut settings = toml::Table::new();
+        settings.insert("hostname".into(), name.into());
+        match (&template, source) {
+            (Some(template), _) => {
+                let rootfs = dir.join("rootfs");
+                fs::create_dir(&rootfs).map_err(io_err("create", &rootfs))?;
+                let ctx = TemplateContext {
+                    name,
+                    rootfs: &rootfs,
+                    args,
+                    progress,
+                };
+                settings.extend(template.build(&ctx)?);
+            }
+            (None, Source::Existing(Some(rootfs))) => {
+                if !rootfs.is_dir() {
+                    return Err(TemplateError::Usage {
+                        template: "none".into(),
+                        message: format!("--rootfs {} is not a directory", rootfs.display()),
+                    });
+                }
+                let mut table = toml::Table::new();
+                table.insert(
+                    "path".into(),
+                    crate::paths::absolute(rootfs)
+                        .to_string_lossy()
+                        .into_owned()
+                        .into(),
+                );
+                settings.insert("rootfs".into(), table.into());
+            }
+            (None, _) => {}
+        }
+        write_config(&container.config_file(), &settings, source)?;
+        // A template must not leave a config that cannot start.
+        config::load_container(&container.config_file(), &toml::Table::new())?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn write_config(path: &Path, settings: &toml::Table, source: &Source) -> Result<(), TemplateError> {
+    let origin = match source {
+        Source::Template(t) => format!("template {t}"),
+        Source::Existing(_) => "template none".to_owned(),
+    };
+    let body = toml::to_string(settings).map_err(|e| TemplateError::Command {
+        template: origin.clone(),
+        message: e.to_string(),
+    })?;
+    let text = format!("# corral container config, created by {origin}.\n{body}");
+    let tmp = path.with_extension("toml.tmp");
+    let io_err = |source| TemplateError::Io {
+        template: origin.clone(),
+        action: "write",
+        path: path.to_owned(),
+        source,
+    };
+    fs::write(&tmp, text).map_err(io_err)?;
+    fs::rename(&tmp, path).map_err(io_err)
+}

@@ -1,0 +1,26 @@
+//! The hook contract of corral.
+//!
+//! Every container runs through one fixed pipeline of [`Stage`]s. Before a stage touches the
+//! system it builds a *plan*: plain data that says exactly what it will do. The plan types live
+//! here, in a crate of their own, because the same shapes reach the engine, Rust plugins (as
+//! JSON across the C ABI), Python scripts (as Python objects) and users (`corral plan`).
+//!
+//! ```
+//! use corral_hooks::Stage;
+//! let order: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+//! assert_eq!(order, ["namespaces", "mounts", "network", "security", "cgroups"]);
+//! ```
+
+mod plan;
+mod stage;
+
+pub use plan::Plan;
+pub use plan::cgroups::{CgroupLimits, CgroupMount, CgroupsPlan};
+pub use plan::mounts::{
+    DeviceNode, DeviceType, FileCreate, MountEntry, MountsPlan, Propagation, RootfsPlan, Symlink,
+};
+pub use plan::namespaces::{NamespaceKind, NamespaceMode, NamespacesPlan};
+pub use plan::network::{NetworkMode, NetworkPlan};
+pub use plan::process::ProcessPlan;
+pub use plan::security::{CapabilitySets, SecurityPlan};
+pub use stage::Stage;
