@@ -18,6 +18,7 @@ pub mod container;
 pub mod lock;
 pub mod paths;
 pub mod pipeline;
+pub mod proctitle;
 pub mod stages;
 pub mod templates;
 

@@ -41,6 +41,7 @@ pub fn run(chan: &Channel, console: Option<OwnedFd>) -> ! {
 }
 
 fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
+    crate::proctitle::set("corral-init");
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).op(|| "set the parent-death signal".into())?;
     if let Some(tty) = console {
         dup2_stdin(&tty).op(|| "attach the terminal".into())?;

@@ -49,7 +49,7 @@ pub enum StageFailure {
     Channel(#[from] ChannelError),
     /// A system call in the monitor.
     #[error("{0}")]
-    Monitor(String, #[source] nix::Error),
+    Monitor(String, #[source] std::io::Error),
 }
 
 /// An error running a container.
@@ -60,7 +60,7 @@ pub enum PipelineError {
     Container(#[from] ContainerError),
     /// Setting up the monitor, before the first stage.
     #[error("{0}")]
-    Setup(String, #[source] nix::Error),
+    Setup(String, #[source] std::io::Error),
     /// A stage failed; everything done so far was undone.
     #[error("stage {stage} failed")]
     Stage {
@@ -149,17 +149,18 @@ pub fn plan(
 /// Runs the container in the foreground through the whole pipeline and returns the
 /// program's exit status (128+N for signal N).
 pub fn execute(container: &Container<'_>, args: &[String]) -> Result<i32, PipelineError> {
+    tracing::debug!(container = container.name(), "starting");
     let _lock = container.lock()?;
     let config = container.config()?;
     let stdin = std::io::stdin();
-    let pty = if isatty(stdin.as_fd()).unwrap_or(false) {
-        Some(
-            Pty::open(stdin.as_fd())
-                .map_err(|e| PipelineError::Setup("cannot open a pseudo-terminal".into(), e))?,
-        )
-    } else {
-        None
-    };
+    let pty =
+        if isatty(stdin.as_fd()).unwrap_or(false) {
+            Some(Pty::open(stdin.as_fd()).map_err(|e| {
+                PipelineError::Setup("cannot open a pseudo-terminal".into(), e.into())
+            })?)
+        } else {
+            None
+        };
     let plan = pipeline_plan(container, &config, pty.as_ref(), args)?;
     let layout = Layout::detect()
         .map_err(|e| PipelineError::stage(Stage::Cgroups)(CgroupError::Detect(e).into()))?;
@@ -173,9 +174,9 @@ pub fn execute(container: &Container<'_>, args: &[String]) -> Result<i32, Pipeli
     forwarded.add(Signal::SIGCHLD);
     let mut old_mask = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
-        .map_err(|e| PipelineError::Setup("cannot block signals".into(), e))?;
+        .map_err(|e| PipelineError::Setup("cannot block signals".into(), e.into()))?;
     let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| PipelineError::Setup("cannot create a signalfd".into(), e))?;
+        .map_err(|e| PipelineError::Setup("cannot create a signalfd".into(), e.into()))?;
 
     let mut rollback = Rollback::default();
     let result =
@@ -230,12 +231,8 @@ fn start(
     rollback: &mut Rollback,
 ) -> Result<(Pid, Channel), PipelineError> {
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
-    std::fs::create_dir_all(&runtime_dir).map_err(|e| {
-        PipelineError::Setup(
-            format!("cannot create {}", runtime_dir.display()),
-            errno(&e),
-        )
-    })?;
+    std::fs::create_dir_all(&runtime_dir)
+        .map_err(|e| PipelineError::Setup(format!("cannot create {}", runtime_dir.display()), e))?;
     rollback.push(None, Undo::RuntimeDir(runtime_dir.clone()));
     let (ours, theirs) =
         Channel::pair().map_err(|e| PipelineError::stage(Stage::Namespaces)(e.into()))?;
@@ -248,7 +245,10 @@ fn start(
                 let flags = stages::namespaces::clone_flags(&plan.namespaces);
                 let forked = clone::fork_into(flags)
                     .map_err(|e| {
-                        StageFailure::Monitor("cannot clone init into its namespaces".into(), e)
+                        StageFailure::Monitor(
+                            "cannot clone init into its namespaces".into(),
+                            e.into(),
+                        )
                     })
                     .map_err(PipelineError::stage(stage))?;
                 match forked {
@@ -313,8 +313,9 @@ fn start(
             }));
         }
     }
+    let never_cloned = || std::io::Error::from_raw_os_error(libc::ESRCH);
     let pid =
-        pid.ok_or_else(|| PipelineError::Setup("init was never cloned".into(), nix::Error::ESRCH))?;
+        pid.ok_or_else(|| PipelineError::Setup("init was never cloned".into(), never_cloned()))?;
     Ok((pid, ours))
 }
 
@@ -327,10 +328,6 @@ fn expect_done(chan: &Channel, stage: Stage) -> Result<(), PipelineError> {
         FromInit::Failed(e) => Err(PipelineError::stage(stage)(e.into())),
         FromInit::Done | FromInit::Started => Ok(()),
     }
-}
-
-fn errno(e: &std::io::Error) -> nix::Error {
-    nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// Waits for init to end, passing on signals and relaying the terminal. Returns its status.
