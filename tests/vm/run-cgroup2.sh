@@ -14,8 +14,8 @@
 #
 # Environment:
 #   CORRAL_BIN             corral binary (default: target/release/corral, else target/debug/corral)
-#   CORRAL_VM_TEST_BIN     optional Rust test binary to run inside the VM (--test-threads=1)
-#   CORRAL_VM_TEST_FILTER  filter passed to that test binary
+#   CORRAL_VM_TEST_BIN     optional Rust test binaries (space-separated) to run inside the VM (--test-threads=1)
+#   CORRAL_VM_TEST_ARGS    arguments for that test binary (a filter, --skip NAME ...), split on spaces
 #   CORRAL_VM_CACHE        cache dir for the kernel (default /var/cache/corral-vm as root)
 #   CORRAL_VM_KERNEL       use this vmlinuz instead of the Debian cloud kernel
 #   CORRAL_VM_TIMEOUT      seconds before the VM is killed (default 300, 1200 with a test binary)
@@ -348,8 +348,10 @@ build_initramfs() {
     {
         printf 'CORRAL_VM_MODE=%q\n' "$mode"
         if [ -n "${CORRAL_VM_TEST_BIN:-}" ]; then
-            printf 'CORRAL_VM_TEST_BIN=%q\n' /corral-test
-            printf 'CORRAL_VM_TEST_FILTER=%q\n' "${CORRAL_VM_TEST_FILTER:-}"
+            local t inside=""
+            for t in $CORRAL_VM_TEST_BIN; do inside="$inside /corral-tests/$(basename "$t")"; done
+            printf 'CORRAL_VM_TEST_BIN=%q\n' "${inside# }"
+            printf 'CORRAL_VM_TEST_ARGS=%q\n' "${CORRAL_VM_TEST_ARGS:-}"
         fi
     } >"$root/etc/corral-vm.env"
     echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
@@ -365,9 +367,10 @@ build_initramfs() {
             ln -sfn /usr/bin/corral "$root$p"
         done
     fi
-    if [ -n "${CORRAL_VM_TEST_BIN:-}" ]; then
-        install_program "$CORRAL_VM_TEST_BIN" "$root" /corral-test
-    fi
+    local test_bin
+    for test_bin in ${CORRAL_VM_TEST_BIN:-}; do
+        install_program "$test_bin" "$root" "/corral-tests/$(basename "$test_bin")"
+    done
 
     (cd "$root" && find . -print0 | LC_ALL=C sort -z |
         cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -1 >"$out" ||
@@ -394,9 +397,9 @@ if [ "$mode" = scenario ]; then
     [ -x "$corral_bin" ] || die "corral binary not found at $corral_bin (build it, or pass its path / set CORRAL_BIN)"
     corral_bin_abs=$(cd "$(dirname "$corral_bin")" && pwd)/$(basename "$corral_bin")
     corral_bin=$(realpath "$corral_bin")
-    if [ -n "${CORRAL_VM_TEST_BIN:-}" ]; then
-        [ -x "$CORRAL_VM_TEST_BIN" ] || die "CORRAL_VM_TEST_BIN=$CORRAL_VM_TEST_BIN is not executable"
-    fi
+    for test_bin in ${CORRAL_VM_TEST_BIN:-}; do
+        [ -x "$test_bin" ] || die "test binary $test_bin (CORRAL_VM_TEST_BIN) is not executable"
+    done
 elif [ -n "$bin_arg" ]; then
     die "--controllers-only takes no corral binary"
 fi

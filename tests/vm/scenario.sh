@@ -46,9 +46,9 @@ check_run() {
     fi
 }
 
-# Every run must tear its cgroup down, and the parent once it is empty.
+# Every run must tear its cgroup down; the shared parent may stay, but empty.
 check_clean() {
-    if [ ! -e "$LEAF" ] && [ ! -e "$PARENT" ]; then
+    if [ ! -e "$LEAF" ] && [ -z "$(find "$PARENT" -mindepth 1 -type d 2>/dev/null)" ]; then
         ok "no cgroup left after: $1"
     else
         not_ok "no cgroup left after: $1"
@@ -57,7 +57,7 @@ check_clean() {
             diag "$d/cgroup.procs: $(tr '\n' ' ' <"$d/cgroup.procs" 2>/dev/null)"
         done
         # Leave a clean slate for the next check when possible.
-        find "$PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null
+        find "$PARENT" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
     fi
 }
 
@@ -182,22 +182,23 @@ else
 fi
 check_clean "destroy"
 
-if [ -n "${CORRAL_VM_TEST_BIN:-}" ]; then
-    echo "# running $CORRAL_VM_TEST_BIN --test-threads=1 ${CORRAL_VM_TEST_FILTER:-}"
-    set -- --test-threads=1
-    [ -z "${CORRAL_VM_TEST_FILTER:-}" ] || set -- "$@" "$CORRAL_VM_TEST_FILTER"
+for test_bin in ${CORRAL_VM_TEST_BIN:-}; do
+    name=$(basename "$test_bin")
+    echo "# running $name --test-threads=1 ${CORRAL_VM_TEST_ARGS:-}"
+    # shellcheck disable=SC2086 # the arguments are split on purpose
+    set -- --test-threads=1 ${CORRAL_VM_TEST_ARGS:-}
     # As under cargo test: no CORRAL_ROOT & co. CORRAL_BIN for tests that look
     # the binary up at run time.
     env -u CORRAL_ROOT -u CORRAL_RUN_DIR -u CORRAL_CONFIG CORRAL_BIN=/usr/bin/corral \
-        timeout 900 "$CORRAL_VM_TEST_BIN" "$@" >/run/corral-vm/test.out 2>&1 </dev/null
+        timeout 900 "$test_bin" "$@" >/run/corral-vm/test.out 2>&1 </dev/null
     rc=$?
     sed 's/^/#   /' /run/corral-vm/test.out
     if [ $rc = 0 ]; then
-        ok "test binary ${CORRAL_VM_TEST_FILTER:+(filter $CORRAL_VM_TEST_FILTER) }passes"
+        ok "test binary $name passes"
     else
-        not_ok "test binary ${CORRAL_VM_TEST_FILTER:+(filter $CORRAL_VM_TEST_FILTER) }passes (exit $rc)"
+        not_ok "test binary $name passes (exit $rc)"
     fi
-    check_clean "test binary"
-fi
+    check_clean "test binary $name"
+done
 
 [ ! -s "$FAILURES" ]

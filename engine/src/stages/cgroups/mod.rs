@@ -165,16 +165,20 @@ impl Cgroup {
     /// The files through which a process joins the cgroup by writing `0` into them: `tasks`
     /// on v1, which moves only the writer and so avoids the global threadgroup lock, and
     /// `cgroup.procs` on v2.
-    pub fn join_files(&self) -> Result<Vec<fs::File>, CgroupError> {
+    pub fn join_paths(&self) -> Vec<PathBuf> {
         let name = if self.version == "v1" {
             "tasks"
         } else {
             "cgroup.procs"
         };
-        self.dirs
-            .iter()
-            .map(|dir| {
-                let path = dir.join(name);
+        self.dirs.iter().map(|dir| dir.join(name)).collect()
+    }
+
+    /// [`Cgroup::join_paths`], opened for writing.
+    pub fn join_files(&self) -> Result<Vec<fs::File>, CgroupError> {
+        self.join_paths()
+            .into_iter()
+            .map(|path| {
                 fs::OpenOptions::new()
                     .write(true)
                     .open(&path)
