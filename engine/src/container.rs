@@ -2,15 +2,16 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use corral_hooks::Plan;
-use serde::{Deserialize, Serialize};
 
 use crate::config::{self, ConfigError, ContainerConfig, GlobalConfig};
 use crate::lock::{ContainerLock, LockError};
+use crate::monitor::{Client, ClientError, Request, Response, State, StopMode};
 use crate::paths::{self, Paths};
-use crate::pipeline;
+use crate::pipeline::{self, InitMode, Terminals};
+use crate::runtime;
 use crate::stages::PlanError;
 
 /// An error about a container as a whole.
@@ -37,26 +38,6 @@ pub enum ContainerError {
     /// A file operation failed.
     #[error("{0} {1}")]
     Io(&'static str, String, #[source] io::Error),
-}
-
-/// Whether a container runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum State {
-    /// Not running.
-    Stopped,
-    /// Running.
-    Running,
-}
-
-impl State {
-    /// The state as LXC prints it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Stopped => "STOPPED",
-            State::Running => "RUNNING",
-        }
-    }
 }
 
 /// One corral world: its directories and its global config.
@@ -154,12 +135,15 @@ impl<'a> Container<'a> {
         )?)
     }
 
-    /// Whether it runs: a command holds its lock for as long as it runs.
+    /// Its state: what its monitor says, or STOPPED when none runs.
     pub fn state(&self) -> State {
-        if ContainerLock::is_held(&self.corral.paths.lock_file(&self.name)) {
-            State::Running
-        } else {
-            State::Stopped
+        if !ContainerLock::is_held(&self.corral.paths.lock_file(&self.name)) {
+            return State::Stopped;
+        }
+        match self.client().and_then(|mut c| c.request(&Request::State)) {
+            Ok(Response::State { state, .. }) => state,
+            // The lock is held but the monitor does not answer yet: it is starting.
+            _ => State::Starting,
         }
     }
 
@@ -167,7 +151,7 @@ impl<'a> Container<'a> {
     pub fn lock(&self) -> Result<ContainerLock, ContainerError> {
         let lock =
             ContainerLock::try_acquire(&self.corral.paths.lock_file(&self.name), &self.name)?;
-        pipeline::clean_stale(&self.corral.paths.runtime_dir(&self.name));
+        runtime::clean_stale(&self.corral.paths.runtime_dir(&self.name));
         Ok(lock)
     }
 
@@ -184,13 +168,28 @@ impl<'a> Container<'a> {
         Err(ContainerError::Running(self.name.clone()))
     }
 
-    /// Builds the full plan of every stage without starting anything. `console` is the
-    /// terminal to bind at `/dev/console`, if any.
-    pub fn plan(&self, console: Option<&Path>, args: &[String]) -> Result<Plan, ContainerError> {
+    /// Builds the full plan of every stage without starting anything: the plan of
+    /// `corral start`, or of `corral execute` when `args` names a program.
+    pub fn plan(&self, args: &[String]) -> Result<Plan, ContainerError> {
         let config = self.config()?;
-        pipeline::plan(self, &config, console, args).map_err(|e: PlanError| {
+        let init = if args.is_empty() {
+            InitMode::Program
+        } else {
+            InitMode::Corral
+        };
+        pipeline::plan(self, &config, &Terminals::default(), init, args).map_err(|e: PlanError| {
             ContainerError::Config(ConfigError::invalid(self.config_file(), &e.key, e.message))
         })
+    }
+
+    /// The runtime directory, present while it runs.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.corral.paths.runtime_dir(&self.name)
+    }
+
+    /// A connection to its monitor.
+    pub fn client(&self) -> Result<Client, ClientError> {
+        Client::connect(&self.name, &self.runtime_dir())
     }
 
     /// Removes the container's directory (its config, and its rootfs when it lies inside).
@@ -202,7 +201,11 @@ impl<'a> Container<'a> {
         let lock = match self.lock() {
             Ok(lock) => lock,
             Err(ContainerError::Lock(LockError::Busy(_))) if force => {
-                pipeline::kill(&self.corral.paths.runtime_dir(&self.name));
+                if let Ok(mut client) = self.client()
+                    && client.request(&Request::Stop(StopMode::Kill)).is_ok()
+                {
+                    let _ = client.wait_closed(Some(std::time::Duration::from_secs(10)));
+                }
                 self.wait_for_lock()?
             }
             Err(ContainerError::Lock(LockError::Busy(_))) => {

@@ -13,14 +13,19 @@
 //! [`pipeline`] runs them in that order; [`config`] reads what they plan from; [`templates`]
 //! build root filesystems; [`container`] ties a world's paths, configs and locks together.
 
+pub mod attach;
 pub mod config;
 pub mod container;
 pub mod lock;
+pub mod monitor;
+pub mod netinfo;
 pub mod paths;
 pub mod pipeline;
 pub mod proctitle;
+pub mod runtime;
 pub mod stages;
 pub mod templates;
+pub mod terminal;
 
 use std::error::Error;
 

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::debug!(error = ?e, "command failed");
             eprintln!("corral: error: {e:#}");
-            ExitCode::from(cli::exit_code(&e))
+            ExitCode::from(1)
         }
     }
 }

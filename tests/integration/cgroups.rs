@@ -25,8 +25,9 @@ fn limits_are_applied_usage_is_read_and_the_cgroup_is_removed() {
         cpu_period_us: Some(100_000),
         ..CgroupLimits::default()
     };
-    let cgroup = Cgroup::create(&layout, &path, &limits).expect("create");
+    let cgroup = Cgroup::new(&layout, &path);
     let _cleanup = Cleanup(cgroup.clone());
+    cgroup.create(&layout, &limits).expect("create");
     cgroup.apply_limits(&limits).expect("limits");
     let read = |file: &str| {
         let dir = cgroup

@@ -236,7 +236,7 @@ fn one_container_one_command_at_a_time() {
     let second = w.execute("busy", &["/bin/true"]);
     assert_eq!(second.code, 125);
     assert!(
-        second.stderr.contains("container busy is busy"),
+        second.stderr.contains("container busy is already running"),
         "{second:?}"
     );
     let list: serde_json::Value = serde_json::from_str(w.corral(&["ls", "--json"]).ok()).unwrap();

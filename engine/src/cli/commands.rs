@@ -1,22 +1,22 @@
-//! What each subcommand does.
+//! Dispatching the subcommands.
 
 use std::io::Write;
 
 use anyhow::Context;
+use corral::attach::{self, AttachOptions};
 use corral::config;
 use corral::container::Corral;
-use corral::pipeline;
+use corral::monitor::{self, Mode};
 use corral::templates::{self, Source};
-use serde_json::json;
 
-use super::{Cli, Command, PlanFormat};
+use super::{Cli, Command, PlanFormat, console, info, lifecycle, ls};
 
 /// Runs the command line and returns the exit status.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    let global_required = std::env::var_os("CORRAL_CONFIG").is_some()
-        || cli.global.config != std::path::Path::new("/etc/corral/corral.toml");
-    let global = config::load_global(&cli.global.config, global_required)?;
-    let corral = Corral::new(global, cli.global.root, cli.global.run_dir);
+    let config_given = std::env::var_os("CORRAL_CONFIG").is_some()
+        || cli.global.config != std::path::Path::new(super::DEFAULT_CONFIG);
+    let global = config::load_global(&cli.global.config, config_given)?;
+    let corral = Corral::new(global, cli.global.root.clone(), cli.global.run_dir.clone());
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Create {
@@ -40,30 +40,40 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             container.destroy(force)?;
             writeln!(stdout, "Destroyed container {}", container.name())?;
         }
-        Command::Ls { json } => {
-            let names = corral.list()?;
-            if json {
-                let list: Vec<_> = names
-                    .iter()
-                    .map(|n| {
-                        corral
-                            .container(n)
-                            .map(|c| json!({ "name": n, "state": c.state() }))
-                    })
-                    .collect::<Result<_, _>>()?;
-                serde_json::to_writer_pretty(&mut stdout, &list)?;
-                writeln!(stdout)?;
-            } else {
-                for name in names {
-                    writeln!(stdout, "{name}")?;
-                }
-            }
+        Command::Ls {
+            fancy,
+            fancy_format,
+            running,
+            stopped,
+            frozen,
+            groups,
+            json,
+        } => {
+            let filter = ls::Filter {
+                running,
+                stopped,
+                frozen,
+                groups,
+            };
+            ls::run(
+                &corral,
+                &mut stdout,
+                &filter,
+                fancy || !fancy_format.is_empty(),
+                &fancy_format,
+                json,
+            )?;
         }
         Command::Execute { name, command } => {
             let container = corral.container(name.get()?)?;
             drop(stdout);
-            let code = pipeline::execute(&container, &command)?;
-            return Ok(u8::try_from(code).unwrap_or(255));
+            return match monitor::run(&container, Mode::Execute { args: command }, None) {
+                Ok(code) => Ok(u8::try_from(code).unwrap_or(255)),
+                Err(e) => {
+                    eprintln!("corral: error: {}", corral::error_chain(&e));
+                    Ok(super::execute_failure_code(&e))
+                }
+            };
         }
         Command::Plan {
             name,
@@ -71,20 +81,114 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             command,
         } => {
             let container = corral.container(name.get()?)?;
-            let plan = container.plan(None, &command)?;
+            let plan = container.plan(&command)?;
             match format {
                 PlanFormat::Json => {
                     serde_json::to_writer_pretty(&mut stdout, &plan)?;
                     writeln!(stdout)?;
                 }
                 PlanFormat::Toml => {
-                    write!(
-                        stdout,
-                        "{}",
-                        toml::to_string_pretty(&plan).context("cannot print the plan as TOML")?
-                    )?;
+                    let text =
+                        toml::to_string_pretty(&plan).context("cannot print the plan as TOML")?;
+                    write!(stdout, "{text}")?;
                 }
             }
+        }
+        Command::Start {
+            name,
+            daemon: _,
+            foreground,
+        } => {
+            let container = corral.container(name.get()?)?;
+            drop(stdout);
+            lifecycle::start(&corral, &cli.global, &container, foreground)?;
+        }
+        Command::Stop {
+            name,
+            timeout,
+            kill,
+            reboot,
+        } => {
+            let container = corral.container(name.get()?)?;
+            return lifecycle::stop(&container, timeout, kill, reboot);
+        }
+        Command::Info {
+            name,
+            no_humanize,
+            json,
+        } => {
+            let container = corral.container(name.get()?)?;
+            info::run(&container, &mut stdout, !no_humanize, json)?;
+        }
+        Command::Attach {
+            name,
+            keep_env,
+            set_var,
+            command,
+        } => {
+            let container = corral.container(name.get()?)?;
+            drop(stdout);
+            let options = AttachOptions {
+                command,
+                keep_env,
+                set_vars: set_var,
+            };
+            let code = attach::attach(&container, &options)?;
+            return Ok(u8::try_from(code).unwrap_or(255));
+        }
+        Command::Console { name, tty } => {
+            let container = corral.container(name.get()?)?;
+            drop(stdout);
+            console::run(&container, tty)?;
+        }
+        Command::Freeze { name } => lifecycle::freeze(&corral.container(name.get()?)?, true)?,
+        Command::Unfreeze { name } => lifecycle::freeze(&corral.container(name.get()?)?, false)?,
+        Command::Wait {
+            name,
+            state,
+            timeout,
+        } => {
+            let container = corral.container(name.get()?)?;
+            return lifecycle::wait(&container, &state, timeout);
+        }
+        Command::Monitor { name, json } => {
+            lifecycle::watch_states(&corral, &mut stdout, name.as_deref(), json)?;
+        }
+        Command::Autostart {
+            groups,
+            shutdown,
+            kill,
+            list,
+        } => {
+            lifecycle::autostart(
+                &corral,
+                &cli.global,
+                &mut stdout,
+                &groups,
+                shutdown,
+                kill,
+                list,
+            )?;
+        }
+        Command::Cgroup { name, args } => {
+            let (name, rest) = match name {
+                Some(name) => (name, &args[..]),
+                None => (args[0].clone(), &args[1..]),
+            };
+            let container = corral.container(&name)?;
+            let (key, value) = match rest {
+                [key] => (key, None),
+                [key, value] => (key, Some(value.as_str())),
+                _ => anyhow::bail!("usage: corral cgroup [-n] NAME KEY [VALUE]"),
+            };
+            if let Some(text) = lifecycle::cgroup(&container, key, value)? {
+                writeln!(stdout, "{text}")?;
+            }
+        }
+        Command::MonitorDaemon { name } => {
+            let container = corral.container(&name)?;
+            drop(stdout);
+            lifecycle::monitor_daemon(&container)?;
         }
     }
     Ok(0)

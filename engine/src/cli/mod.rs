@@ -1,15 +1,23 @@
 //! The command line: one `corral` binary with LXC-style subcommands.
 
 mod commands;
+mod console;
+mod info;
+mod lifecycle;
+mod ls;
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use corral::monitor::MonitorError;
 use corral::pipeline::PipelineError;
 
 pub use commands::run;
+
+/// Where the global config is read from unless `--config` says otherwise.
+pub const DEFAULT_CONFIG: &str = "/etc/corral/corral.toml";
 
 /// corral: a Linux container manager. Every container runs through one pipeline of stages
 /// (namespaces, mounts, network, security, cgroups) that plugins and scripts can extend.
@@ -42,7 +50,7 @@ pub struct GlobalArgs {
         global = true,
         env = "CORRAL_CONFIG",
         value_name = "FILE",
-        default_value = "/etc/corral/corral.toml"
+        default_value = DEFAULT_CONFIG
     )]
     pub config: PathBuf,
     /// Log level: error, warn, info, debug or trace (or a tracing filter)
@@ -109,10 +117,156 @@ pub enum Command {
         force: bool,
     },
     /// List containers
+    #[command(
+        after_help = "Columns for --fancy-format: NAME STATE AUTOSTART GROUPS IPV4 IPV6 UNPRIVILEGED PID RAM SWAP INTERFACE"
+    )]
     Ls {
+        /// A table with a line per container (LXC's lxc-ls -f)
+        #[arg(short = 'f', long)]
+        fancy: bool,
+        /// The table's columns, comma-separated
+        #[arg(short = 'F', long, value_name = "COLUMNS", value_delimiter = ',')]
+        fancy_format: Vec<String>,
+        /// Only running containers
+        #[arg(long)]
+        running: bool,
+        /// Only stopped containers
+        #[arg(long)]
+        stopped: bool,
+        /// Only frozen containers
+        #[arg(long)]
+        frozen: bool,
+        /// Only containers in these groups (comma-separated)
+        #[arg(short = 'g', long, value_delimiter = ',')]
+        groups: Vec<String>,
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Start a system container: its own init runs as PID 1 under a monitor
+    #[command(
+        after_help = "Returns once the container is RUNNING, or says which stage failed and why."
+    )]
+    Start {
+        #[command(flatten)]
+        name: NameArg,
+        /// Run in the background (the default)
+        #[arg(short = 'd', long, conflicts_with = "foreground")]
+        daemon: bool,
+        /// Run in the foreground, with the console on this terminal
+        #[arg(short = 'F', long)]
+        foreground: bool,
+    },
+    /// Stop a container: a clean shutdown with its halt signal, then SIGKILL
+    #[command(after_help = "Exit status 2 when the container is not running.")]
+    Stop {
+        #[command(flatten)]
+        name: NameArg,
+        /// Seconds to wait for a clean shutdown before killing (-1: forever)
+        #[arg(short = 't', long, default_value_t = 60, allow_negative_numbers = true)]
+        timeout: i64,
+        /// Kill at once
+        #[arg(short = 'k', long, conflicts_with = "reboot")]
+        kill: bool,
+        /// Reboot: the container comes back up
+        #[arg(short = 'r', long)]
+        reboot: bool,
+    },
+    /// Show a container's state, PID, addresses and resource use
+    Info {
+        #[command(flatten)]
+        name: NameArg,
+        /// Raw numbers instead of human-readable sizes
+        #[arg(short = 'H', long)]
+        no_humanize: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command inside a running container (its shell by default)
+    Attach {
+        #[command(flatten)]
+        name: NameArg,
+        /// Keep this environment instead of a clean one
+        #[arg(long)]
+        keep_env: bool,
+        /// Set a variable, as NAME=VALUE (repeatable)
+        #[arg(short = 'v', long = "set-var", value_name = "NAME=VALUE")]
+        set_var: Vec<String>,
+        /// The command and its arguments [default: the container's shell]
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Attach to a container's console or one of its ttys (Ctrl+a q detaches)
+    Console {
+        #[command(flatten)]
+        name: NameArg,
+        /// The tty: 0 for the console
+        #[arg(short = 't', long, default_value_t = 0)]
+        tty: u32,
+    },
+    /// Freeze every process of a container
+    Freeze {
+        #[command(flatten)]
+        name: NameArg,
+    },
+    /// Thaw a frozen container
+    Unfreeze {
+        #[command(flatten)]
+        name: NameArg,
+    },
+    /// Wait for a container to reach a state
+    Wait {
+        #[command(flatten)]
+        name: NameArg,
+        /// The states to wait for, separated by `|` (RUNNING, STOPPED, FROZEN...)
+        #[arg(short = 's', long)]
+        state: String,
+        /// Seconds to wait at most (-1: forever)
+        #[arg(short = 't', long, default_value_t = -1, allow_negative_numbers = true)]
+        timeout: i64,
+    },
+    /// Print the state changes of one container, or of all
+    Monitor {
+        /// Only this container
+        #[arg(short = 'n', long = "name", value_name = "NAME")]
+        name: Option<String>,
+        /// Print JSON lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start (or stop) the containers marked for autostart, by order and group
+    Autostart {
+        /// Only these groups (comma-separated)
+        #[arg(short = 'g', long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// Stop them instead, in reverse order
+        #[arg(short = 's', long)]
+        shutdown: bool,
+        /// Kill them instead
+        #[arg(short = 'k', long, conflicts_with = "shutdown")]
+        kill: bool,
+        /// List what would be done
+        #[arg(short = 'L', long)]
+        list: bool,
+    },
+    /// Read or set a value in a running container's cgroup
+    #[command(
+        after_help = "Examples:\n  corral cgroup web memory.max\n  corral cgroup -n web pids.max 100"
+    )]
+    Cgroup {
+        /// The container's name
+        #[arg(short = 'n', long = "name", value_name = "NAME")]
+        name: Option<String>,
+        /// [NAME] KEY [VALUE]: the cgroup file (memory.max, pids.max...) and the value to write
+        #[arg(value_name = "ARGS", num_args = 1..=3, required = true)]
+        args: Vec<String>,
+    },
+    /// Run a container's monitor (used by `corral start`)
+    #[command(name = "__monitor", hide = true)]
+    MonitorDaemon {
+        /// The container
+        name: String,
     },
     /// Run a command in a container in the foreground, through the whole pipeline
     #[command(
@@ -171,13 +325,12 @@ pub fn init_logging(args: &GlobalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The exit status for a failed command: 125/126/127 for `execute`, as `docker run` and
-/// `env` use them, 1 otherwise.
-pub fn exit_code(error: &anyhow::Error) -> u8 {
-    match error.downcast_ref::<PipelineError>() {
-        Some(PipelineError::Exec(e)) if e.errno == libc::ENOENT => 127,
-        Some(PipelineError::Exec(_)) => 126,
-        Some(_) => 125,
-        None => 1,
+/// Why `corral execute` failed, as its exit status: 126 when the program cannot run, 127
+/// when it was not found, 125 for any other failure, as `docker run` and `env` do.
+pub fn execute_failure_code(error: &MonitorError) -> u8 {
+    match error {
+        MonitorError::Pipeline(PipelineError::Exec(e)) if e.errno == libc::ENOENT => 127,
+        MonitorError::Pipeline(PipelineError::Exec(_)) => 126,
+        _ => 125,
     }
 }

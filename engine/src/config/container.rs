@@ -33,6 +33,8 @@ pub struct ContainerConfig {
     pub console: ConsoleConfig,
     /// The signals used to halt, reboot and stop the container.
     pub signals: SignalsConfig,
+    /// Starting with `corral autostart`.
+    pub autostart: AutostartConfig,
 }
 
 /// The container's init program.
@@ -278,10 +280,12 @@ pub struct CgroupConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsoleConfig {
-    /// How many ttys (`/dev/tty1`...) the container gets.
+    /// How many ttys (`/dev/tty1`...) a system container gets.
     pub ttys: u32,
     /// The most pseudo-terminals the container's devpts allows.
     pub ptys: u32,
+    /// The console log's size bound: the monitor keeps the log and one predecessor.
+    pub log_size: ByteSize,
 }
 
 impl Default for ConsoleConfig {
@@ -289,16 +293,31 @@ impl Default for ConsoleConfig {
         ConsoleConfig {
             ttys: 1,
             ptys: 1024,
+            log_size: ByteSize(1 << 20),
         }
     }
+}
+
+/// Whether and how a container starts with `corral autostart`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutostartConfig {
+    /// Whether `corral autostart` starts it.
+    pub enabled: bool,
+    /// Seconds to wait after starting it, before the next.
+    pub delay: u64,
+    /// Higher orders start first.
+    pub order: i64,
+    /// The groups it belongs to (`corral ls -g`, `corral autostart -g`).
+    pub groups: Vec<String>,
 }
 
 /// The signals that halt, reboot and stop the container's init.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignalsConfig {
-    /// Asks init to shut down cleanly.
-    pub halt: Signal,
+    /// Asks init to shut down cleanly; by default SIGRTMIN+3 for systemd, SIGPWR otherwise.
+    pub halt: Option<Signal>,
     /// Asks init to reboot.
     pub reboot: Signal,
     /// Ends init when a clean shutdown takes too long.
@@ -308,7 +327,7 @@ pub struct SignalsConfig {
 impl Default for SignalsConfig {
     fn default() -> Self {
         SignalsConfig {
-            halt: Signal(libc::SIGPWR),
+            halt: None,
             reboot: Signal(libc::SIGINT),
             stop: Signal(libc::SIGKILL),
         }

@@ -10,9 +10,9 @@ mod load;
 mod values;
 
 pub use container::{
-    AutoMounts, CgroupConfig, ConsoleConfig, ContainerConfig, InitConfig, MountConfig,
-    MountsConfig, NamespacesConfig, NetworkConfig, ProcMount, RootfsConfig, SecurityConfig,
-    SignalsConfig, SysMount,
+    AutoMounts, AutostartConfig, CgroupConfig, ConsoleConfig, ContainerConfig, InitConfig,
+    MountConfig, MountsConfig, NamespacesConfig, NetworkConfig, ProcMount, RootfsConfig,
+    SecurityConfig, SignalsConfig, SysMount,
 };
 pub use error::ConfigError;
 pub use global::{CgroupDefaults, GlobalConfig, PathsConfig};

@@ -74,6 +74,12 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
                     unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
                         .op(|| "enter a new time namespace".into())?;
                 }
+                if !process.corral_init {
+                    // The program replaces init; the close-on-exec socket closing tells the
+                    // monitor that it runs.
+                    let errno = exec(&process);
+                    return Err(exec_error(&process, errno));
+                }
                 let child = spawn(&process)?;
                 let _ = chan.send(&FromInit::Started);
                 return Ok(reap(child));
@@ -199,19 +205,26 @@ fn spawn(process: &ProcessPlan) -> Result<Pid, OpError> {
             };
             if n == 4 {
                 let _ = waitpid(child, None);
-                let program = process.args.first().map_or("", String::as_str);
-                return Err(OpError {
-                    operation: format!("execute {program}"),
-                    errno: i32::from_ne_bytes(buf),
-                });
+                return Err(exec_error(
+                    process,
+                    Errno::from_raw(i32::from_ne_bytes(buf)),
+                ));
             }
             Ok(child)
         }
     }
 }
 
-/// In the forked child: prepares the session and execs. Returns only on failure.
-fn exec(process: &ProcessPlan) -> Errno {
+fn exec_error(process: &ProcessPlan, errno: Errno) -> OpError {
+    let program = process.args.first().map_or("", String::as_str);
+    OpError {
+        operation: format!("execute {program}"),
+        errno: errno as i32,
+    }
+}
+
+/// Prepares the session and execs the program. Returns only on failure.
+pub fn exec(process: &ProcessPlan) -> Errno {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let _ = setsid();
     if process.terminal {
@@ -276,6 +289,12 @@ fn reap(program: Pid) -> i32 {
     loop {
         let Ok(signal) = all.wait() else { continue };
         if signal != Signal::SIGCHLD {
+            // SIGPWR is how `corral stop` asks init to halt: the program hears SIGTERM.
+            let signal = if signal == Signal::SIGPWR {
+                Signal::SIGTERM
+            } else {
+                signal
+            };
             let _ = kill(program, signal);
             continue;
         }

@@ -1,37 +1,31 @@
 //! The pipeline: every container runs through the stages of [`corral_hooks::Stage::ALL`],
 //! each first planning, then applying.
 //!
-//! The monitor (here, the `corral` process itself for `execute`) clones the container's init
-//! into its namespaces and then, stage by stage, applies the host's part and hands init the
-//! stage's plan over the sync socket; init applies its part and answers. Init runs nothing of
-//! the container's until the exec gate, after the last stage.
+//! The monitor (see [`crate::monitor`]) clones the container's init into its namespaces and
+//! then, stage by stage, applies the host's part and hands init the stage's plan over the
+//! sync socket; init applies its part and answers. Init runs nothing of the container's
+//! until the exec gate, after the last stage.
 
 mod channel;
 mod clone;
 mod init;
 mod rollback;
-mod state;
-mod terminal;
 
-use std::os::fd::{AsFd, BorrowedFd};
-use std::path::Path;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 
 use corral_hooks::{NamespaceKind, Plan, ProcessPlan, Stage};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{Pid, isatty};
+use nix::unistd::Pid;
 
 pub use channel::ChannelError;
-pub use state::{clean_stale, kill};
+pub use init::exec;
+pub use rollback::{Rollback, Undo, pidfd_kill};
 
 use self::channel::{Channel, FromInit, ToInit};
 use self::clone::Forked;
-use self::rollback::{Rollback, Undo};
-use self::terminal::{Pty, RawMode};
 use crate::config::ContainerConfig;
 use crate::container::{Container, ContainerError};
+use crate::runtime;
 use crate::stages::cgroups::{self, Cgroup, CgroupError, Layout};
 use crate::stages::{self, OpError, PlanError};
 
@@ -83,17 +77,37 @@ impl PipelineError {
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The host terminals a container gets: its console and its ttys, bound at `/dev/console`
+/// and `/dev/ttyN`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terminals {
+    /// The console, which is also init's standard input and output.
+    pub console: Option<PathBuf>,
+    /// `/dev/tty1`, `/dev/tty2`...
+    pub ttys: Vec<PathBuf>,
+}
+
+/// Who is PID 1 in the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitMode {
+    /// corral's small init, which runs the program as its child (`corral execute`).
+    Corral,
+    /// The program itself, a system's own init (`corral start`).
+    Program,
+}
+
 /// Builds every stage's plan, in stage order, plus the process plan. `args` replaces the
 /// config's command when not empty.
 pub fn plan(
     container: &Container<'_>,
     config: &ContainerConfig,
-    console: Option<&Path>,
+    terminals: &Terminals,
+    init: InitMode,
     args: &[String],
 ) -> Result<Plan, PlanError> {
     let name = container.name();
     let namespaces = stages::namespaces::plan(config, name)?;
-    let mounts = stages::mounts::plan(config, &container.dir(), console)?;
+    let mounts = stages::mounts::plan(config, &container.dir(), terminals)?;
     let network = stages::network::plan(config);
     let security = stages::security::plan(config, config.init.uid)?;
     let cgroups = cgroups::plan(config, name, &container.corral().global.cgroup.parent);
@@ -116,10 +130,10 @@ pub fn plan(
     if config.init.uid == 0 {
         env.push("HOME=/root".to_owned());
     }
-    if console.is_some() {
+    if terminals.console.is_some() {
         env.push(format!(
             "TERM={}",
-            std::env::var("TERM").unwrap_or_else(|_| "xterm".to_owned())
+            std::env::var("TERM").unwrap_or_else(|_| "linux".to_owned())
         ));
     }
     for (key, value) in &config.init.env {
@@ -133,7 +147,8 @@ pub fn plan(
         uid: config.init.uid,
         gid: config.init.gid,
         additional_gids: config.init.groups.clone(),
-        terminal: console.is_some(),
+        terminal: terminals.console.is_some(),
+        corral_init: init == InitMode::Corral,
     };
     Ok(Plan {
         name: name.to_owned(),
@@ -146,140 +161,80 @@ pub fn plan(
     })
 }
 
-/// Runs the container in the foreground through the whole pipeline and returns the
-/// program's exit status (128+N for signal N).
-pub fn execute(container: &Container<'_>, args: &[String]) -> Result<i32, PipelineError> {
-    tracing::debug!(container = container.name(), "starting");
-    let _lock = container.lock()?;
-    let config = container.config()?;
-    let stdin = std::io::stdin();
-    let pty =
-        if isatty(stdin.as_fd()).unwrap_or(false) {
-            Some(Pty::open(stdin.as_fd()).map_err(|e| {
-                PipelineError::Setup("cannot open a pseudo-terminal".into(), e.into())
-            })?)
-        } else {
-            None
-        };
-    let plan = pipeline_plan(container, &config, pty.as_ref(), args)?;
-    let layout = Layout::detect()
-        .map_err(|e| PipelineError::stage(Stage::Cgroups)(CgroupError::Detect(e).into()))?;
-
-    // Signals for the container are read from a signalfd and passed on; init inherits the
-    // mask and keeps everything blocked.
-    let mut forwarded = SigSet::empty();
-    for signal in FORWARDED {
-        forwarded.add(signal);
-    }
-    forwarded.add(Signal::SIGCHLD);
-    let mut old_mask = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
-        .map_err(|e| PipelineError::Setup("cannot block signals".into(), e.into()))?;
-    let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| PipelineError::Setup("cannot create a signalfd".into(), e.into()))?;
-
-    let mut rollback = Rollback::default();
-    let result =
-        start(container, &plan, &layout, pty.as_ref(), &mut rollback).map(|(pid, chan)| {
-            drop(chan);
-            let code = wait(pid, &signals, pty.as_ref());
-            tracing::debug!(code, "init ended");
-            code
-        });
-    if let Some(cgroup) = rollback.cgroup() {
-        tracing::info!(container = container.name(), usage = ?cgroup.usage(), "container ended");
-    }
-    rollback.undo();
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-    result
-}
-
-fn pipeline_plan(
+/// Builds the plan, naming the config file in errors.
+pub fn plan_for(
     container: &Container<'_>,
     config: &ContainerConfig,
-    pty: Option<&Pty>,
+    terminals: &Terminals,
+    init: InitMode,
     args: &[String],
 ) -> Result<Plan, PipelineError> {
-    plan(container, config, pty.map(|p| p.slave_path.as_path()), args).map_err(|e| {
-        ContainerError::Config(crate::config::ConfigError::invalid(
-            container.config_file(),
-            &e.key,
-            e.message,
-        ))
-        .into()
+    plan(container, config, terminals, init, args).map_err(|e| {
+        let file = container.config_file();
+        ContainerError::Config(crate::config::ConfigError::invalid(file, &e.key, e.message)).into()
     })
 }
 
-/// Signals the monitor passes on to the container.
-const FORWARDED: [Signal; 7] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-];
-
-/// Applies every stage in order, then passes the exec gate. Every change is recorded in
-/// `rollback`.
-fn start(
+/// Applies every stage in order, then passes the exec gate: the container runs when this
+/// returns its init's PID. Every change to the host is recorded in `rollback`, which the
+/// caller undoes when the container ends or when this fails. `stdio` becomes init's
+/// standard input, output and error (the console), if given.
+pub fn start(
     container: &Container<'_>,
     plan: &Plan,
     layout: &Layout,
-    pty: Option<&Pty>,
+    stdio: Option<&OwnedFd>,
     rollback: &mut Rollback,
-) -> Result<(Pid, Channel), PipelineError> {
+) -> Result<Pid, PipelineError> {
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
-    std::fs::create_dir_all(&runtime_dir)
-        .map_err(|e| PipelineError::Setup(format!("cannot create {}", runtime_dir.display()), e))?;
-    rollback.push(None, Undo::RuntimeDir(runtime_dir.clone()));
     let (ours, theirs) =
         Channel::pair().map_err(|e| PipelineError::stage(Stage::Namespaces)(e.into()))?;
-
+    let mut init_end = Some(theirs);
     let mut pid = None;
     for stage in Stage::ALL {
         let fail = PipelineError::stage(stage);
         let message = match stage {
             Stage::Namespaces => {
                 let flags = stages::namespaces::clone_flags(&plan.namespaces);
-                let forked = clone::fork_into(flags)
-                    .map_err(|e| {
-                        StageFailure::Monitor(
-                            "cannot clone init into its namespaces".into(),
-                            e.into(),
-                        )
-                    })
-                    .map_err(PipelineError::stage(stage))?;
+                let forked = clone::fork_into(flags).map_err(|e| {
+                    fail(StageFailure::Monitor(
+                        "cannot clone init into its namespaces".into(),
+                        e.into(),
+                    ))
+                })?;
                 match forked {
                     Forked::Child => {
                         drop(ours);
-                        let console = pty.and_then(|p| p.slave.try_clone().ok());
-                        init::run(&theirs, console);
+                        if let Some(chan) = &init_end {
+                            init::run(chan, stdio.and_then(|fd| fd.try_clone().ok()));
+                        }
+                        // SAFETY: a forked copy of the monitor must never return into it.
+                        unsafe { libc::_exit(1) }
                     }
                     Forked::Parent(child, pidfd) => {
                         rollback.push(Some(stage), Undo::Init { pid: child, pidfd });
                         pid = Some(child);
                     }
                 }
+                // Init's end must close when init execs or dies: no copy stays here.
+                drop(init_end.take());
                 ToInit::Namespaces(plan.namespaces.clone())
             }
             Stage::Mounts => ToInit::Mounts(plan.mounts.clone()),
             Stage::Network => ToInit::Network(plan.network.clone()),
             Stage::Security => ToInit::Security(plan.security.clone()),
             Stage::Cgroups => {
-                let limits = &plan.cgroups.limits;
-                let cgroup = Cgroup::create(layout, &plan.cgroups.path, limits)
-                    .map_err(|e| fail(e.into()))?;
+                let cgroup = Cgroup::new(layout, &plan.cgroups.path);
+                // Recorded before anything exists, so a monitor killed halfway is cleaned up.
+                runtime::save(&runtime_dir, pid.map_or(0, Pid::as_raw), &cgroup, plan);
                 rollback.push(Some(stage), Undo::Cgroup(cgroup.clone()));
-                cgroup
-                    .apply_limits(limits)
-                    .map_err(|e| PipelineError::stage(stage)(e.into()))?;
+                let limits = &plan.cgroups.limits;
                 let join = cgroup
-                    .join_files()
-                    .map_err(|e| PipelineError::stage(stage)(e.into()))?;
+                    .create(layout, limits)
+                    .and_then(|()| cgroup.apply_limits(limits))
+                    .and_then(|()| cgroup.join_files())
+                    .map_err(|e| fail(e.into()))?;
                 tracing::debug!(path = %cgroup.path, version = %cgroup.version, "cgroup created");
-                state::save(&runtime_dir, pid.map_or(0, Pid::as_raw), &cgroup);
                 let message = ToInit::Cgroups {
                     namespace: plan.cgroups.namespace,
                     views: cgroups::mount_view(layout, plan.cgroups.mount),
@@ -304,7 +259,9 @@ fn start(
     })
     .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
     match ours.recv::<FromInit>() {
-        Ok(FromInit::Started) => tracing::debug!("program started"),
+        Ok(FromInit::Started) => {}
+        // Init itself exec'd the program: the close-on-exec socket closed.
+        Err(ChannelError::Closed) if !plan.process.corral_init => {}
         Ok(FromInit::Failed(e)) => return Err(PipelineError::Exec(e)),
         Ok(FromInit::Done) | Err(_) => {
             return Err(PipelineError::Exec(OpError {
@@ -313,10 +270,9 @@ fn start(
             }));
         }
     }
+    tracing::debug!("program started");
     let never_cloned = || std::io::Error::from_raw_os_error(libc::ESRCH);
-    let pid =
-        pid.ok_or_else(|| PipelineError::Setup("init was never cloned".into(), never_cloned()))?;
-    Ok((pid, ours))
+    pid.ok_or_else(|| PipelineError::Setup("init was never cloned".into(), never_cloned()))
 }
 
 /// Waits for init to finish its part of `stage`.
@@ -327,95 +283,5 @@ fn expect_done(chan: &Channel, stage: Stage) -> Result<(), PipelineError> {
     {
         FromInit::Failed(e) => Err(PipelineError::stage(stage)(e.into())),
         FromInit::Done | FromInit::Started => Ok(()),
-    }
-}
-
-/// Waits for init to end, passing on signals and relaying the terminal. Returns its status.
-fn wait(pid: Pid, signals: &SignalFd, pty: Option<&Pty>) -> i32 {
-    let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
-    let _raw = pty.and_then(|_| RawMode::enter(stdin.as_fd()).ok());
-    let mut stdin_open = pty.is_some();
-    let mut master_open = pty.is_some();
-    loop {
-        if let Some(code) = reaped(pid) {
-            if let Some(p) = pty {
-                // Drain what the program printed last.
-                while poll_one(p.master.as_fd()) && terminal::pump(p.master.as_fd(), stdout.as_fd())
-                {
-                }
-            }
-            return code;
-        }
-        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        if let Some(p) = pty.filter(|_| master_open) {
-            fds.push(PollFd::new(p.master.as_fd(), PollFlags::POLLIN));
-            if stdin_open {
-                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-            }
-        }
-        if poll(&mut fds, PollTimeout::NONE).is_err() {
-            continue;
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        if ready[0]
-            && let Ok(Some(info)) = signals.read_signal()
-        {
-            forward(pid, info.ssi_signo, pty);
-        }
-        if let Some(p) = pty.filter(|_| master_open) {
-            if ready[1] && !terminal::pump(p.master.as_fd(), stdout.as_fd()) {
-                // The container closed its terminal; init's exit follows.
-                master_open = false;
-            }
-            if stdin_open
-                && ready.get(2) == Some(&true)
-                && !terminal::pump(stdin.as_fd(), p.master.as_fd())
-            {
-                stdin_open = false;
-            }
-        }
-    }
-}
-
-fn poll_one(fd: BorrowedFd<'_>) -> bool {
-    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
-}
-
-fn forward(pid: Pid, signo: u32, pty: Option<&Pty>) {
-    let Ok(signal) = Signal::try_from(signo.cast_signed()) else {
-        return;
-    };
-    match signal {
-        Signal::SIGCHLD => {}
-        Signal::SIGWINCH => {
-            if let Some(p) = pty {
-                p.copy_size(std::io::stdin().as_fd());
-            }
-        }
-        _ => {
-            let _ = nix::sys::signal::kill(pid, signal);
-        }
-    }
-}
-
-/// Init's status if it has ended.
-fn reaped(pid: Pid) -> Option<i32> {
-    match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::StillAlive) => None,
-        Ok(status) => status_code(status),
-        Err(_) => Some(125),
-    }
-}
-
-fn status_code(status: WaitStatus) -> Option<i32> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(code),
-        WaitStatus::Signaled(_, signal, _) => Some(128 + signal as i32),
-        _ => None,
     }
 }

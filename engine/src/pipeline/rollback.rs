@@ -48,6 +48,14 @@ impl Rollback {
         })
     }
 
+    /// Init's pidfd, once the namespaces stage cloned it.
+    pub fn init_pidfd(&self) -> Option<&OwnedFd> {
+        self.steps.iter().find_map(|(_, u)| match u {
+            Undo::Init { pidfd, .. } => Some(pidfd),
+            _ => None,
+        })
+    }
+
     /// Undoes every change, newest first. Failures are logged: each later step still runs.
     pub fn undo(self) {
         for (stage, step) in self.steps.into_iter().rev() {

@@ -22,4 +22,7 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     /// Whether the program gets a pseudo-terminal.
     pub terminal: bool,
+    /// Whether corral's small init is PID 1 and runs the program as its child (application
+    /// containers), rather than the program being PID 1 itself (system containers).
+    pub corral_init: bool,
 }

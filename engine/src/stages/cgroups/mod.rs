@@ -117,6 +117,10 @@ pub struct Usage {
     pub pids: Option<u64>,
     /// Times a process was killed for going past the memory limit.
     pub oom_kills: Option<u64>,
+    /// Bytes read from and written to block devices.
+    pub blkio_bytes: Option<u64>,
+    /// Kernel memory in use, in bytes.
+    pub kmem_bytes: Option<u64>,
 }
 
 /// A container's cgroup, created in every hierarchy.
@@ -131,27 +135,31 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Creates the cgroup in every hierarchy of `layout`, with the controllers `limits` need.
-    pub fn create(
-        layout: &Layout,
-        path: &str,
-        limits: &CgroupLimits,
-    ) -> Result<Cgroup, CgroupError> {
-        let mut cgroup = Cgroup {
+    /// The cgroup `path` in every hierarchy of `layout`, not yet created.
+    pub fn new(layout: &Layout, path: &str) -> Cgroup {
+        let dirs = match layout {
+            Layout::V1(hierarchies) => hierarchies.iter().map(|h| h.mount.join(path)).collect(),
+            Layout::V2(mount) => vec![mount.join(path)],
+        };
+        Cgroup {
             path: path.to_owned(),
-            dirs: Vec::new(),
+            dirs,
             version: layout.name().to_owned(),
-        };
-        let result = match layout {
-            Layout::V1(hierarchies) => v1::create(hierarchies, path, &mut cgroup.dirs),
-            Layout::V2(mount) => v2::create(mount, path, limits, &mut cgroup.dirs),
-        };
-        if let Err(e) = result {
-            // Best effort: the error that matters is the creation's.
-            let _ = cgroup.remove();
-            return Err(e);
         }
-        Ok(cgroup)
+    }
+
+    /// Creates the cgroup's directories, with the controllers `limits` need. On failure, the
+    /// directories made so far are removed again.
+    pub fn create(&self, layout: &Layout, limits: &CgroupLimits) -> Result<(), CgroupError> {
+        let result = match layout {
+            Layout::V1(hierarchies) => v1::create(hierarchies, &self.dirs),
+            Layout::V2(mount) => v2::create(mount, &self.dirs, limits),
+        };
+        if result.is_err() {
+            // Best effort: the error that matters is the creation's.
+            let _ = self.remove();
+        }
+        result
     }
 
     /// Writes the limits.
@@ -189,6 +197,38 @@ impl Cgroup {
                     })
             })
             .collect()
+    }
+
+    /// Freezes (or thaws) every process in the cgroup and waits, up to ten seconds, until
+    /// the kernel says it is done.
+    pub fn freeze(&self, frozen: bool) -> Result<(), CgroupError> {
+        // v1 reports the state in the file it is set in; v2 in `cgroup.events`.
+        let (file, value, done_file, done) = match (self.version.as_str(), frozen) {
+            ("v1", true) => ("freezer.state", "FROZEN", "freezer.state", "FROZEN"),
+            ("v1", false) => ("freezer.state", "THAWED", "freezer.state", "THAWED"),
+            (_, true) => ("cgroup.freeze", "1", "cgroup.events", "frozen 1"),
+            (_, false) => ("cgroup.freeze", "0", "cgroup.events", "frozen 0"),
+        };
+        let dir = self
+            .dirs
+            .iter()
+            .find(|d| d.join(file).exists())
+            .ok_or_else(|| {
+                CgroupError::Unsupported(format!("this host has no {file} to freeze with"))
+            })?;
+        write(&dir.join(file), value)?;
+        for _ in 0..1000 {
+            let state = fs::read_to_string(dir.join(done_file))
+                .map_err(|e| CgroupError::Read(dir.join(done_file), e))?;
+            if state.lines().any(|l| l.trim() == done) {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        Err(CgroupError::Unsupported(format!(
+            "{} did not become `{value}`",
+            dir.join(file).display()
+        )))
     }
 
     /// Reads what the container used.
@@ -306,7 +346,6 @@ fn remove_dir(dir: &Path) -> Result<(), CgroupError> {
 /// Creates `dir` and its missing parents, calling `init` on each directory it made.
 fn create_dirs(
     dir: &Path,
-    made: &mut Vec<PathBuf>,
     init: &mut dyn FnMut(&Path) -> Result<(), CgroupError>,
 ) -> Result<(), CgroupError> {
     // A sibling's teardown may remove a shared parent between our mkdirs: try again.
@@ -333,7 +372,6 @@ fn create_dirs(
             }
         }
         if ok {
-            made.push(dir.to_owned());
             return Ok(());
         }
     }

@@ -6,12 +6,8 @@ use corral_hooks::CgroupLimits;
 
 use super::{CgroupError, Hierarchy, Usage, create_dirs, read_keyed, read_u64, write};
 
-pub(super) fn create(
-    hierarchies: &[Hierarchy],
-    path: &str,
-    dirs: &mut Vec<PathBuf>,
-) -> Result<(), CgroupError> {
-    for h in hierarchies {
+pub(super) fn create(hierarchies: &[Hierarchy], dirs: &[PathBuf]) -> Result<(), CgroupError> {
+    for (h, dir) in hierarchies.iter().zip(dirs) {
         let cpuset = h.has("cpuset");
         // A new cpuset cgroup has no CPUs and no memory nodes: it takes its parent's.
         let mut init = |dir: &Path| -> Result<(), CgroupError> {
@@ -24,7 +20,7 @@ pub(super) fn create(
             }
             Ok(())
         };
-        create_dirs(&h.mount.join(path), dirs, &mut init)?;
+        create_dirs(dir, &mut init)?;
     }
     Ok(())
 }
@@ -90,6 +86,8 @@ pub(super) fn usage(dirs: &[PathBuf]) -> Usage {
         cpu_ns: file("cpuacct.usage").and_then(|p| read_u64(&p)),
         pids: file("pids.current").and_then(|p| read_u64(&p)),
         oom_kills: file("memory.oom_control").and_then(|p| read_keyed(&p, "oom_kill")),
+        blkio_bytes: file("blkio.throttle.io_service_bytes").and_then(|p| read_keyed(&p, "Total")),
+        kmem_bytes: file("memory.kmem.usage_in_bytes").and_then(|p| read_u64(&p)),
     }
 }
 

@@ -18,11 +18,12 @@ fn controllers(limits: &CgroupLimits) -> Vec<&'static str> {
 
 pub(super) fn create(
     mount: &Path,
-    path: &str,
+    dirs: &[PathBuf],
     limits: &CgroupLimits,
-    dirs: &mut Vec<PathBuf>,
 ) -> Result<(), CgroupError> {
-    let dir = mount.join(path);
+    let Some(dir) = dirs.first() else {
+        return Ok(());
+    };
     let wanted = controllers(limits);
     // Each ancestor must delegate the controllers to its children, from the root down.
     let mut ancestors: Vec<&Path> = dir
@@ -35,7 +36,7 @@ pub(super) fn create(
         enable(ancestor, &wanted)?;
     }
     let mut init = |d: &Path| if d == dir { Ok(()) } else { enable(d, &wanted) };
-    create_dirs(&dir, dirs, &mut init)
+    create_dirs(dir, &mut init)
 }
 
 /// Enables in `dir`'s `cgroup.subtree_control` those of `wanted` it offers and lacks.
@@ -103,5 +104,23 @@ pub(super) fn usage(dir: &Path) -> Usage {
         cpu_ns: read_keyed(&dir.join("cpu.stat"), "usage_usec").map(|us| us * 1000),
         pids: read_u64(&dir.join("pids.current")),
         oom_kills: read_keyed(&dir.join("memory.events"), "oom_kill"),
+        blkio_bytes: io_bytes(&dir.join("io.stat")),
+        kmem_bytes: read_keyed(&dir.join("memory.stat"), "kernel"),
     }
+}
+
+/// Bytes read and written over every device in an `io.stat` file
+/// (`8:0 rbytes=1 wbytes=2 rios=...`).
+fn io_bytes(path: &Path) -> Option<u64> {
+    let text = fs::read_to_string(path).ok()?;
+    let sum = text
+        .split_whitespace()
+        .filter_map(|field| {
+            field
+                .strip_prefix("rbytes=")
+                .or_else(|| field.strip_prefix("wbytes="))
+        })
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum();
+    Some(sum)
 }

@@ -21,12 +21,14 @@ pub use resolve::{Root, fd_path};
 
 use super::{Op, OpError, PlanError};
 use crate::config::{ContainerConfig, ProcMount, SysMount};
+use crate::pipeline::Terminals;
 
-/// Builds the stage's plan. `console` is the host terminal bound at `/dev/console`, if any.
+/// Builds the stage's plan. The host terminals in `terminals` are bound at `/dev/console`
+/// and `/dev/ttyN`.
 pub fn plan(
     config: &ContainerConfig,
     container_dir: &Path,
-    console: Option<&Path>,
+    terminals: &Terminals,
 ) -> Result<MountsPlan, PlanError> {
     let auto = &config.mounts.auto;
     let mut mounts = Vec::new();
@@ -117,17 +119,21 @@ pub fn plan(
     .into_iter()
     .map(|(name, major, minor)| char_device(name, major, minor))
     .collect();
-    match console {
-        Some(tty) => mounts.push(MountEntry {
-            source: tty.to_string_lossy().into_owned(),
-            target: PathBuf::from("/dev/console"),
-            fstype: "bind".to_owned(),
-            options: vec!["bind".to_owned()],
-            create: Some(FileCreate::File),
-            optional: false,
-        }),
+    let bind_terminal = |tty: &Path, target: String| MountEntry {
+        source: tty.to_string_lossy().into_owned(),
+        target: PathBuf::from(target),
+        fstype: "bind".to_owned(),
+        options: vec!["bind".to_owned()],
+        create: Some(FileCreate::File),
+        optional: false,
+    };
+    match &terminals.console {
+        Some(tty) => mounts.push(bind_terminal(tty, "/dev/console".to_owned())),
         // Without a terminal, the console is a null device: never the host's console.
         None => devices.push(char_device("console", 1, 3)),
+    }
+    for (i, tty) in terminals.ttys.iter().enumerate() {
+        mounts.push(bind_terminal(tty, format!("/dev/tty{}", i + 1)));
     }
     for (i, m) in config.mounts.entry.iter().enumerate() {
         let key = |field: &str| format!("mounts.entry[{i}].{field}");

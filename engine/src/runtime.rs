@@ -1,39 +1,61 @@
-//! The runtime state of a running container, kept so that a later command can find and
-//! clean up what a monitor that died left behind.
+//! A running container's runtime directory: its state file, the monitor's control socket
+//! and the console log. Later commands read it to find init, its cgroup and its plan, and
+//! to clean up after a monitor that died.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use corral_hooks::Plan;
 use serde::{Deserialize, Serialize};
 
 use crate::stages::cgroups::Cgroup;
 
 const STATE_FILE: &str = "state.json";
 
-/// What a later command needs to know about a running container.
-#[derive(Debug, Serialize, Deserialize)]
-struct RuntimeState {
+/// The monitor's control socket in a runtime directory.
+pub fn socket_path(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join("monitor.sock")
+}
+
+/// The console log in a runtime directory.
+pub fn console_log_path(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join("console.log")
+}
+
+/// What later commands need to know about a running container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuntimeState {
     /// Init's PID on the host.
-    pid: i32,
+    pub pid: i32,
     /// Init's start time in clock ticks (`/proc/PID/stat` field 22), to tell a recycled PID.
-    start_time: u64,
+    pub start_time: u64,
     /// The container's cgroup.
-    cgroup: Cgroup,
+    pub cgroup: Cgroup,
+    /// The plan the container was started with.
+    pub plan: Plan,
+}
+
+impl RuntimeState {
+    /// Whether init still runs: its PID exists and was not recycled.
+    pub fn init_alive(&self) -> bool {
+        self.pid > 0 && start_time(self.pid) == Some(self.start_time)
+    }
 }
 
 fn start_time(pid: i32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: count fields after the last ')'.
-    let after = &stat[stat.rfind(')')? + 2..];
+    let after = stat.get(stat.rfind(')')? + 2..)?;
     after.split(' ').nth(19)?.parse().ok()
 }
 
-/// Records init and its cgroup. Written with a rename so that no reader sees half of it.
-pub(super) fn save(runtime_dir: &Path, pid: i32, cgroup: &Cgroup) {
+/// Records init, its cgroup and its plan. Written with a rename so that no reader sees half.
+pub fn save(runtime_dir: &Path, pid: i32, cgroup: &Cgroup, plan: &Plan) {
     let state = RuntimeState {
         pid,
         start_time: start_time(pid).unwrap_or(0),
         cgroup: cgroup.clone(),
+        plan: plan.clone(),
     };
     let tmp = runtime_dir.join(".state.json.tmp");
     let written = serde_json::to_vec(&state)
@@ -45,7 +67,8 @@ pub(super) fn save(runtime_dir: &Path, pid: i32, cgroup: &Cgroup) {
     }
 }
 
-fn load(runtime_dir: &Path) -> Option<RuntimeState> {
+/// Reads the runtime state, if the container runs (or a dead monitor left it).
+pub fn load(runtime_dir: &Path) -> Option<RuntimeState> {
     serde_json::from_slice(&fs::read(runtime_dir.join(STATE_FILE)).ok()?).ok()
 }
 
@@ -64,17 +87,5 @@ pub fn clean_stale(runtime_dir: &Path) {
     }
     if let Err(e) = fs::remove_dir_all(runtime_dir) {
         tracing::warn!(%e, dir = %runtime_dir.display(), "cannot remove a stale runtime directory");
-    }
-}
-
-/// Kills a running container's init, checking first that its PID was not recycled.
-pub fn kill(runtime_dir: &Path) {
-    let Some(state) = load(runtime_dir) else {
-        return;
-    };
-    if start_time(state.pid) == Some(state.start_time) {
-        // SAFETY: kill has no memory-safety preconditions; the start time matched, so the
-        // PID is the container's init.
-        unsafe { libc::kill(state.pid, libc::SIGKILL) };
     }
 }
