@@ -4,6 +4,7 @@
 //! same [`Template`] trait.
 
 mod busybox;
+mod debian;
 
 use std::fs;
 use std::io;
@@ -14,6 +15,7 @@ use crate::config::{self, ConfigError};
 use crate::container::{Container, ContainerError};
 
 pub use busybox::Busybox;
+pub use debian::Debian;
 
 /// An error building a container.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +103,7 @@ pub trait Template {
 
 /// The built-in templates.
 pub fn builtin() -> Vec<Box<dyn Template>> {
-    vec![Box::new(Busybox)]
+    vec![Box::new(Busybox), Box::new(Debian)]
 }
 
 /// Installs a Debian package on the host with apt-get, refreshing the package lists once if
