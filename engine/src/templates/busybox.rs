@@ -7,7 +7,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{Template, TemplateContext, TemplateError};
+use super::{Template, TemplateContext, TemplateError, apt_install};
 
 /// Where Debian's busybox-static puts the binary.
 const BUSYBOX_PATHS: [&str; 2] = ["/bin/busybox", "/usr/bin/busybox"];
@@ -49,15 +49,7 @@ impl Template for Busybox {
         }
         let busybox = find_static_busybox(ctx.progress)?;
         let root = ctx.rootfs;
-        let io = |action, path: &Path| {
-            let path = path.to_owned();
-            move |source| TemplateError::Io {
-                template: "busybox".into(),
-                action,
-                path,
-                source,
-            }
-        };
+        let io = |action, path: &Path| TemplateError::io("busybox", action, path);
         for (dir, mode) in [
             ("bin", 0o755),
             ("sbin", 0o755),
@@ -138,27 +130,11 @@ fn find_static_busybox(progress: &dyn Fn(&str)) -> Result<PathBuf, TemplateError
     if let Some(path) = found() {
         return Ok(path);
     }
-    progress("installing busybox-static (apt-get)");
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", "busybox-static"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-    };
-    let ok = install().is_ok_and(|s| s.success())
-        || (Command::new("apt-get")
-            .args(["update", "-q"])
-            .status()
-            .is_ok_and(|s| s.success())
-            && install().is_ok_and(|s| s.success()));
-    match found() {
-        Some(path) if ok => Ok(path),
-        _ => Err(TemplateError::Command {
-            template: "busybox".into(),
-            message: "no static busybox on this host, and `apt-get install busybox-static` failed"
-                .into(),
-        }),
-    }
+    apt_install("busybox", "busybox-static", progress)?;
+    found().ok_or_else(|| TemplateError::Command {
+        template: "busybox".into(),
+        message: "busybox-static is installed but no static busybox was found".into(),
+    })
 }
 
 /// Whether `path` is a 64-bit ELF executable without an interpreter (statically linked).
@@ -202,12 +178,7 @@ fn applets(busybox: &Path) -> Result<Vec<PathBuf>, TemplateError> {
     let output = Command::new(busybox)
         .arg("--list-full")
         .output()
-        .map_err(|source| TemplateError::Io {
-            template: "busybox".into(),
-            action: "run",
-            path: busybox.to_owned(),
-            source,
-        })?;
+        .map_err(TemplateError::io("busybox", "run", busybox))?;
     if !output.status.success() {
         return Err(TemplateError::Command {
             template: "busybox".into(),

@@ -4,15 +4,18 @@
 //! same [`Template`] trait.
 
 mod busybox;
+mod debian;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::config::{self, ConfigError};
 use crate::container::{Container, ContainerError};
 
 pub use busybox::Busybox;
+pub use debian::Debian;
 
 /// An error building a container.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,24 @@ pub enum TemplateError {
     Config(#[from] ConfigError),
 }
 
+impl TemplateError {
+    /// Wraps the io error of `action` on `path` (for `map_err`).
+    fn io(
+        template: &str,
+        action: &'static str,
+        path: &Path,
+    ) -> impl FnOnce(io::Error) -> TemplateError + use<> {
+        let template = template.to_owned();
+        let path = path.to_owned();
+        move |source| TemplateError::Io {
+            template,
+            action,
+            path,
+            source,
+        }
+    }
+}
+
 /// What a template is given.
 pub struct TemplateContext<'a> {
     /// The container's name.
@@ -82,7 +103,38 @@ pub trait Template {
 
 /// The built-in templates.
 pub fn builtin() -> Vec<Box<dyn Template>> {
-    vec![Box::new(Busybox)]
+    vec![Box::new(Busybox), Box::new(Debian)]
+}
+
+/// Installs a Debian package on the host with apt-get, refreshing the package lists once if
+/// the first attempt fails (a fresh machine may have none).
+fn apt_install(
+    template: &str,
+    package: &str,
+    progress: &dyn Fn(&str),
+) -> Result<(), TemplateError> {
+    progress(&format!("installing {package} (apt-get)"));
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let update = || {
+        Command::new("apt-get")
+            .args(["update", "-q"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if install() || (update() && install()) {
+        Ok(())
+    } else {
+        Err(TemplateError::Command {
+            template: template.to_owned(),
+            message: format!("`apt-get install {package}` failed"),
+        })
+    }
 }
 
 /// Where `create` takes the rootfs from.
@@ -119,15 +171,7 @@ pub fn create(
     }
     let _lock = container.lock()?;
     let dir = container.dir();
-    let io_err = |action, path: &Path| {
-        let path = path.to_owned();
-        move |source| TemplateError::Io {
-            template: "create".into(),
-            action,
-            path,
-            source,
-        }
-    };
+    let io_err = |action, path: &Path| TemplateError::io("create", action, path);
     fs::create_dir_all(dir.parent().unwrap_or(Path::new("/"))).map_err(io_err("create", &dir))?;
     fs::create_dir(&dir).map_err(io_err("create", &dir))?;
     let result = (|| {
@@ -186,12 +230,6 @@ fn write_config(path: &Path, settings: &toml::Table, source: &Source) -> Result<
     })?;
     let text = format!("# corral container config, created by {origin}.\n{body}");
     let tmp = path.with_extension("toml.tmp");
-    let io_err = |source| TemplateError::Io {
-        template: origin.clone(),
-        action: "write",
-        path: path.to_owned(),
-        source,
-    };
-    fs::write(&tmp, text).map_err(io_err)?;
-    fs::rename(&tmp, path).map_err(io_err)
+    fs::write(&tmp, text).map_err(TemplateError::io(&origin, "write", path))?;
+    fs::rename(&tmp, path).map_err(TemplateError::io(&origin, "write", path))
 }
