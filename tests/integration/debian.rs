@@ -105,7 +105,6 @@ fn bad_template_arguments_are_refused() {
 }
 
 #[test]
-#[ignore = "needs corral start (issue 3)"]
 fn debian_boots_systemd_to_running_and_stops_cleanly() {
     let w = World::new();
     w.corral(&["create", "-t", "debian", "-n", "deb"]).ok();
@@ -132,7 +131,15 @@ fn debian_boots_systemd_to_running_and_stops_cleanly() {
         args.extend_from_slice(command);
         w.corral(&args)
     };
-    let state = attach(&["timeout", "120", "systemctl", "is-system-running", "--wait"]);
+    // systemd answers once its bus is up, a moment after init starts.
+    let mut state = attach(&["timeout", "120", "systemctl", "is-system-running", "--wait"]);
+    for _ in 0..100 {
+        if !state.stdout.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        state = attach(&["timeout", "120", "systemctl", "is-system-running", "--wait"]);
+    }
     if state.stdout.trim() != "running" {
         let failed = attach(&["systemctl", "--failed", "--no-pager"]);
         panic!(
@@ -148,6 +155,16 @@ fn debian_boots_systemd_to_running_and_stops_cleanly() {
         attach(&["systemctl", "is-active", "console-getty.service"]).ok(),
         "active\n"
     );
+
+    // What a user sees on `corral console`: the login prompt (Ctrl+a q detaches).
+    let console = w.cmd_shell(
+        "(sleep 0.5; printf '\\n'; sleep 1.5; printf '\\001q') | \"$CORRAL_BIN\" console -n deb",
+    );
+    assert!(
+        console.stdout.contains("deb login:"),
+        "no login prompt on the console: {console:?}"
+    );
+    assert!(console.stderr.contains("Detached from deb."), "{console:?}");
 
     w.corral(&["stop", "-n", "deb"]).ok();
     assert_eq!(

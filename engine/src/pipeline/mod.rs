@@ -136,6 +136,13 @@ pub fn plan(
             std::env::var("TERM").unwrap_or_else(|_| "linux".to_owned())
         ));
     }
+    if init == InitMode::Program && !terminals.ttys.is_empty() {
+        // systemd starts gettys only on the ttys a container manager names here.
+        let ttys: Vec<String> = (1..=terminals.ttys.len())
+            .map(|n| format!("tty{n}"))
+            .collect();
+        env.push(format!("container_ttys={}", ttys.join(" ")));
+    }
     for (key, value) in &config.init.env {
         env.retain(|e| e.split_once('=').is_none_or(|(k, _)| k != key));
         env.push(format!("{key}={value}"));

@@ -239,11 +239,12 @@ impl Cgroup {
         }
     }
 
-    /// Kills every process left in the cgroup and waits until none is left.
+    /// Kills every process left in the cgroup and its sub-cgroups (a system container's
+    /// init makes its own), and waits until none is left.
     pub fn kill_all(&self) -> Result<(), CgroupError> {
         for _ in 0..100 {
             let mut alive = false;
-            for dir in &self.dirs {
+            for dir in self.dirs.iter().flat_map(|d| subtree(d)) {
                 let procs = dir.join("cgroup.procs");
                 let text = match fs::read_to_string(&procs) {
                     Ok(text) => text,
@@ -268,17 +269,16 @@ impl Cgroup {
         )))
     }
 
-    /// Removes the cgroup in every hierarchy, killing first whatever is still in it. The
-    /// parent directories stay: they are shared with the world's other containers.
+    /// Removes the cgroup, with the sub-cgroups made inside it, in every hierarchy, killing
+    /// first whatever is still in it. The parent directories stay: they are shared with the
+    /// world's other containers.
     pub fn remove(&self) -> Result<(), CgroupError> {
         for dir in &self.dirs {
-            match fs::remove_dir(dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(_) => {
-                    // Tasks left in it (a host PID namespace) or a cgroup still settling.
-                    self.kill_all()?;
-                    remove_dir(dir)?;
+            if remove_subtree(dir).is_err() {
+                // Tasks left in it (a host PID namespace) or a cgroup still settling.
+                self.kill_all()?;
+                for sub in subtree(dir).into_iter().rev() {
+                    remove_dir(&sub)?;
                 }
             }
         }
@@ -326,6 +326,35 @@ pub fn mount_view(layout: &Layout, mount: CgroupMount) -> Vec<CgroupView> {
             })
             .collect(),
     }
+}
+
+/// `dir` and every cgroup below it, parents before children.
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut all = vec![dir.to_owned()];
+    let mut i = 0;
+    while let Some(d) = all.get(i).cloned() {
+        if let Ok(entries) = fs::read_dir(&d) {
+            all.extend(
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        i += 1;
+    }
+    all
+}
+
+/// Removes `dir` and the cgroups below it, children first, in one try each.
+fn remove_subtree(dir: &Path) -> io::Result<()> {
+    for sub in subtree(dir).into_iter().rev() {
+        match fs::remove_dir(&sub) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn remove_dir(dir: &Path) -> Result<(), CgroupError> {
