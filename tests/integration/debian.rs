@@ -137,7 +137,7 @@ fn debian_boots_systemd_to_running_and_stops_cleanly() {
         if !state.stdout.trim().is_empty() {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(200));
         state = attach(&["timeout", "120", "systemctl", "is-system-running", "--wait"]);
     }
     if state.stdout.trim() != "running" {
