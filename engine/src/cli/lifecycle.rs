@@ -172,7 +172,8 @@ pub fn wait(container: &Container<'_>, states: &str, timeout: i64) -> anyhow::Re
         let mut client = match container.client() {
             Ok(client) => client,
             Err(ClientError::NotRunning(_)) => {
-                if wanted.contains(&State::Stopped) {
+                // No monitor answers: stopped, or starting (its lock is taken already).
+                if wanted.contains(&container.state()) {
                     return Ok(0);
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -235,19 +236,29 @@ pub fn watch_states(
             let tx = tx.clone();
             let thread_name = name.clone();
             let handle = std::thread::spawn(move || {
-                let (stream, _) = client.into_stream();
-                for line in BufReader::new(stream).lines() {
+                let (stream, early) = client.into_stream();
+                let early = String::from_utf8_lossy(&early).into_owned();
+                let lines = early
+                    .lines()
+                    .map(|l| Ok(l.to_owned()))
+                    .chain(BufReader::new(stream).lines());
+                let mut last = None;
+                for line in lines {
                     let Ok(line) = line else { break };
-                    if let Ok(event) = serde_json::from_str::<Event>(&line)
-                        && tx.send(event).is_err()
-                    {
-                        return;
+                    if let Ok(event) = serde_json::from_str::<Event>(&line) {
+                        last = Some(event.state);
+                        if tx.send(event).is_err() {
+                            return;
+                        }
                     }
                 }
-                let _ = tx.send(Event {
-                    name: thread_name,
-                    state: State::Stopped,
-                });
+                // A monitor that died says nothing: its container is stopped all the same.
+                if last != Some(State::Stopped) {
+                    let _ = tx.send(Event {
+                        name: thread_name,
+                        state: State::Stopped,
+                    });
+                }
             });
             watching.insert(name, handle);
         }

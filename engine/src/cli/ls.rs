@@ -69,7 +69,7 @@ pub fn run(
             ALL_COLUMNS.join(", ")
         );
     }
-    let detailed = fancy || json;
+    let detailed = fancy || json || !filter.groups.is_empty();
     let mut rows = Vec::new();
     for name in corral.list()? {
         let row = describe(corral, &name, detailed)?;

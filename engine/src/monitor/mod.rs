@@ -116,13 +116,25 @@ fn run_inner(
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
     fs::create_dir_all(&runtime_dir)
         .map_err(|e| MonitorError::Setup(format!("cannot create {}", runtime_dir.display()), e))?;
-    let result = Monitor::new(container, mode, &runtime_dir).and_then(|mut m| m.life(status));
-    if let Err(e) = fs::remove_dir_all(&runtime_dir)
-        && e.kind() != io::ErrorKind::NotFound
-    {
-        tracing::warn!(%e, dir = %runtime_dir.display(), "cannot remove the runtime directory");
-    }
+    let remove_runtime_dir = || {
+        if let Err(e) = fs::remove_dir_all(&runtime_dir)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(%e, dir = %runtime_dir.display(), "cannot remove the runtime directory");
+        }
+    };
+    let mut monitor = match Monitor::new(container, mode, &runtime_dir) {
+        Ok(monitor) => monitor,
+        Err(e) => {
+            remove_runtime_dir();
+            return Err(e);
+        }
+    };
+    let result = monitor.life(status);
+    remove_runtime_dir();
     drop(lock);
+    // Clients waiting for the end (`corral stop`) see it only once all is cleaned up.
+    monitor.close();
     result
 }
 
@@ -242,11 +254,15 @@ impl<'a> Monitor<'a> {
             break Ok(exit_code(ended));
         };
         self.set_state(State::Stopped);
+        result
+    }
+
+    /// Closes every client connection and restores the signal mask.
+    fn close(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown();
         }
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
-        result
     }
 
     /// Plans and applies every stage. On failure, what was done is undone.
@@ -485,6 +501,14 @@ impl<'a> Monitor<'a> {
         };
         if let Some(server) = &mut self.server {
             server.reply_as(id, &response, role);
+            if role == Role::Subscriber {
+                // A new subscriber learns where things stand before any change.
+                let event = Event {
+                    name: self.container.name().to_owned(),
+                    state: self.state,
+                };
+                server.send_event(id, &event);
+            }
         }
     }
 
@@ -528,11 +552,9 @@ impl<'a> Monitor<'a> {
                 ));
             }
         }
-        self.set_state(if freeze {
-            State::Freezing
-        } else {
-            State::Running
-        });
+        if freeze {
+            self.set_state(State::Freezing);
+        }
         match cgroup.freeze(freeze) {
             Ok(()) => {
                 self.set_state(if freeze {

@@ -168,6 +168,13 @@ impl Server {
         self.reply_as(id, response, Role::Waiting);
     }
 
+    /// Sends a state change to subscriber `id` alone.
+    pub fn send_event(&mut self, id: u64, event: &Event) {
+        if let Some(conn) = self.conns.iter_mut().find(|c| c.id == id) {
+            queue_line(conn, event);
+        }
+    }
+
     /// Sends a state change to every subscriber.
     pub fn broadcast(&mut self, event: &Event) {
         for conn in self.conns.iter_mut().filter(|c| c.role == Role::Subscriber) {
