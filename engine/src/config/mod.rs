@@ -10,8 +10,9 @@ mod load;
 mod values;
 
 pub use container::{
-    AutoMounts, CgroupConfig, ConsoleConfig, ContainerConfig, InitConfig, MountConfig,
-    MountsConfig, NamespacesConfig, NetworkConfig, ProcMount, RootfsConfig, SecurityConfig,
+    AutoMounts, CgroupConfig, ConsoleConfig, ContainerConfig, InitConfig, LandlockConfig,
+    LandlockMode, LsmConfig, LsmMissing, MountConfig, MountsConfig, NamespacesConfig,
+    NetworkConfig, ProcMount, RlimitValue, RootfsConfig, SeccompConfig, SecurityConfig,
     SignalsConfig, SysMount,
 };
 pub use error::ConfigError;

@@ -69,13 +69,15 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
                 security,
                 time_namespace,
             } => {
-                stages::security::enter(&security, &process)?;
+                let listener = stages::security::enter(&security, &process)?;
                 if time_namespace {
                     unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
                         .op(|| "enter a new time namespace".into())?;
                 }
                 let child = spawn(&process)?;
-                let _ = chan.send(&FromInit::Started);
+                let fds: Vec<_> = listener.iter().map(AsFd::as_fd).collect();
+                let _ = chan.send_with_fds(&FromInit::Started, &fds);
+                drop(listener);
                 return Ok(reap(child));
             }
         };
@@ -282,7 +284,10 @@ fn reap(program: Pid) -> i32 {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) if pid == program => return code,
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == program => return 128 + sig as i32,
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == program => {
+                    stages::security::explain_death(sig as i32);
+                    return 128 + sig as i32;
+                }
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => {}
             }

@@ -275,6 +275,8 @@ fn start(
                 cgroup
                     .apply_limits(limits)
                     .map_err(|e| PipelineError::stage(stage)(e.into()))?;
+                cgroups::devices::apply(&cgroup, &plan.security.devices)
+                    .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
                 let join = cgroup
                     .join_files()
                     .map_err(|e| PipelineError::stage(stage)(e.into()))?;
@@ -303,10 +305,13 @@ fn start(
         time_namespace: plan.namespaces.is_new(NamespaceKind::Time),
     })
     .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
-    match ours.recv::<FromInit>() {
-        Ok(FromInit::Started) => tracing::debug!("program started"),
-        Ok(FromInit::Failed(e)) => return Err(PipelineError::Exec(e)),
-        Ok(FromInit::Done) | Err(_) => {
+    match ours.recv_with_fds::<FromInit>() {
+        Ok((FromInit::Started, listeners)) => {
+            tracing::debug!("program started");
+            stages::security::supervise(listeners);
+        }
+        Ok((FromInit::Failed(e), _)) => return Err(PipelineError::Exec(e)),
+        Ok((FromInit::Done, _)) | Err(_) => {
             return Err(PipelineError::Exec(OpError {
                 operation: "start the program".into(),
                 errno: libc::EPIPE,
