@@ -19,9 +19,6 @@ struct Compiled {
     program: Vec<libc::sock_filter>,
 }
 
-// SAFETY: sock_filter is plain integers; the raw pointer type never appears in it.
-unsafe impl Send for Compiled {}
-
 /// The filter compiled when planning, which init inherits by being forked.
 static PREPARED: Mutex<Option<Compiled>> = Mutex::new(None);
 

@@ -250,6 +250,18 @@ mod tests {
     }
 
     #[test]
+    fn lxcs_own_common_policy_reads_and_compiles() {
+        let path = "/usr/share/lxc/config/common.seccomp";
+        if !Path::new(path).exists() {
+            return; // LXC is not installed here
+        }
+        let plan = plan_of(path).unwrap().unwrap();
+        assert_eq!(plan.rules.len(), 6);
+        assert_eq!(plan.rules[1].syscalls, ["kexec_load"]);
+        prepare(&plan).unwrap();
+    }
+
+    #[test]
     fn unknown_names_fail_unless_optional() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("p.conf");
