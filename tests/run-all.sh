@@ -25,3 +25,15 @@ for line in sys.stdin:
 # script(1), which the terminal test uses, is not in the VM.
 CORRAL_VM_TEST_BIN=$(echo $bins) CORRAL_VM_TEST_ARGS="--skip a_terminal_gets_a_pty" \
     tests/vm/run-cgroup2.sh target/debug/corral
+
+# The device rules are an eBPF program on cgroup v2: the security test that checks them,
+# inside the VM too (the others need the probe, which the VM does not carry).
+security=$(cargo test -p corral-tests --test security --no-run --message-format=json 2>/dev/null |
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])')
+CORRAL_VM_TEST_BIN=$security CORRAL_VM_TEST_ARGS="device_rules" \
+    tests/vm/run-cgroup2.sh target/debug/corral

@@ -5,8 +5,9 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (containers need it)" >&2; exit 1; }
 
 # busybox-static: the busybox template; debootstrap: the debian template; util-linux:
-# script(1) for terminal tests; procps and iproute2: tools the tests and users reach for.
-packages=(busybox-static debootstrap util-linux procps iproute2 pkg-config gcc)
+# script(1) for terminal tests; procps and iproute2: tools the tests and users reach for;
+# libseccomp-dev: the seccomp compiler the engine links.
+packages=(busybox-static debootstrap util-linux procps iproute2 pkg-config gcc libseccomp-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

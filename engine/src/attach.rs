@@ -173,7 +173,11 @@ fn enter_and_run(
             let result = stages::security::apply(&state.plan.security)
                 .and_then(|()| stages::security::enter(&state.plan.security, process));
             let errno = match result {
-                Ok(()) => crate::pipeline::exec(process),
+                // Nobody serves a notify listener for an attached process: its calls fail.
+                Ok(listener) => {
+                    drop(listener);
+                    crate::pipeline::exec(process)
+                }
                 Err(e) => {
                     eprintln!("corral: error: {e}");
                     // SAFETY: leave without running destructors.

@@ -7,7 +7,7 @@
 //! | namespaces | [`stages::namespaces`] | which namespaces are new; the hostname |
 //! | mounts | [`stages::mounts`] | rootfs, auto mounts, `/dev`, mount entries, `pivot_root` |
 //! | network | [`stages::network`] | the network mode and interfaces |
-//! | security | [`stages::security`] | capabilities, `no_new_privs` |
+//! | security | [`stages::security`] | capabilities, `no_new_privs`, seccomp, Landlock, masked and read-only paths, devices, sysctls, rlimits, LSM |
 //! | cgroups | [`stages::cgroups`] | the container's cgroup and its limits |
 //!
 //! [`pipeline`] runs them in that order; [`config`] reads what they plan from; [`templates`]

@@ -22,5 +22,8 @@ pub use plan::mounts::{
 pub use plan::namespaces::{NamespaceKind, NamespaceMode, NamespacesPlan};
 pub use plan::network::{NetworkMode, NetworkPlan};
 pub use plan::process::ProcessPlan;
-pub use plan::security::{CapabilitySets, SecurityPlan};
+pub use plan::security::{
+    CapabilitySets, DeviceKind, DeviceRule, LandlockAccess, LandlockPlan, LandlockRule, LsmPlan,
+    Rlimit, SeccompAction, SeccompArg, SeccompOp, SeccompPlan, SeccompRule, SecurityPlan,
+};
 pub use stage::Stage;

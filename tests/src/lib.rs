@@ -10,6 +10,10 @@
     reason = "a test support library: panicking is how a test fails"
 )]
 
+mod probe;
+
+pub use probe::probe_bin;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -220,7 +220,7 @@ impl Default for NetworkConfig {
     }
 }
 
-/// Capabilities and privileges.
+/// Capabilities and privileges: everything the security stage enforces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecurityConfig {
@@ -230,6 +230,23 @@ pub struct SecurityConfig {
     pub cap_keep: Vec<String>,
     /// Whether `PR_SET_NO_NEW_PRIVS` is set for init.
     pub no_new_privs: bool,
+    /// The seccomp policy.
+    pub seccomp: SeccompConfig,
+    /// The Landlock policy.
+    pub landlock: LandlockConfig,
+    /// Paths hidden from the container; OCI's default list by default.
+    pub masked_paths: Vec<PathBuf>,
+    /// Paths made read-only, besides those `mounts.auto.proc = "mixed"` protects.
+    pub readonly_paths: Vec<PathBuf>,
+    /// Device rules in LXC's words, applied in order (`deny a`, `allow c 1:3 rwm`,
+    /// `allow c 136:* rwm`); LXC's default list by default, empty for no restriction.
+    pub devices: Vec<String>,
+    /// Namespaced sysctls (`"net.ipv4.ip_forward" = "1"`).
+    pub sysctls: BTreeMap<String, String>,
+    /// Resource limits by LXC's names: `nofile = "1024:4096"`, `core = 0`, `nproc = "unlimited"`.
+    pub rlimits: BTreeMap<String, RlimitValue>,
+    /// LSM labels.
+    pub lsm: LsmConfig,
 }
 
 /// The capabilities LXC drops by default (`/usr/share/lxc/config/common.conf`).
@@ -241,17 +258,136 @@ pub const LXC_DEFAULT_CAP_DROP: [&str; 5] = [
     "sys_rawio",
 ];
 
+/// The paths runc and Docker mask by default.
+pub const OCI_MASKED_PATHS: [&str; 11] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/firmware",
+];
+
+/// The device rules of LXC's `common.conf`: no device but the usual character devices, and
+/// `mknod` of any (creating a node is harmless when it cannot be opened).
+pub const LXC_DEFAULT_DEVICES: [&str; 13] = [
+    "deny a",
+    "allow c *:* m",
+    "allow b *:* m",
+    "allow c 1:3 rwm",
+    "allow c 1:5 rwm",
+    "allow c 1:7 rwm",
+    "allow c 1:8 rwm",
+    "allow c 1:9 rwm",
+    "allow c 5:0 rwm",
+    "allow c 5:1 rwm",
+    "allow c 5:2 rwm",
+    "allow c 136:* rwm",
+    "allow c 10:229 rwm",
+];
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
 impl Default for SecurityConfig {
     fn default() -> Self {
         SecurityConfig {
-            cap_drop: LXC_DEFAULT_CAP_DROP
-                .iter()
-                .map(|c| (*c).to_owned())
-                .collect(),
+            cap_drop: owned(&LXC_DEFAULT_CAP_DROP),
             cap_keep: Vec::new(),
             no_new_privs: false,
+            seccomp: SeccompConfig::default(),
+            landlock: LandlockConfig::default(),
+            masked_paths: OCI_MASKED_PATHS.iter().map(PathBuf::from).collect(),
+            readonly_paths: Vec::new(),
+            devices: owned(&LXC_DEFAULT_DEVICES),
+            sysctls: BTreeMap::new(),
+            rlimits: BTreeMap::new(),
+            lsm: LsmConfig::default(),
         }
     }
+}
+
+/// The seccomp policy (`[security.seccomp]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeccompConfig {
+    /// `default` (LXC's common policy and more), `none`, or the absolute path of a policy
+    /// file: LXC's format (first line `1` or `2`) or an OCI/Docker JSON profile.
+    pub profile: String,
+    /// System calls that may be unknown to this host (a newer kernel's): rules naming them
+    /// drop them instead of failing. A name written `?name` in a policy is optional too.
+    pub optional: Vec<String>,
+}
+
+impl Default for SeccompConfig {
+    fn default() -> Self {
+        SeccompConfig {
+            profile: "default".to_owned(),
+            optional: Vec::new(),
+        }
+    }
+}
+
+/// Whether and how strictly Landlock applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LandlockMode {
+    /// No Landlock ruleset.
+    #[default]
+    Off,
+    /// Enforce what the kernel's Landlock ABI can; nothing on a kernel without Landlock.
+    BestEffort,
+    /// Fail the start unless the kernel enforces every rule fully.
+    Strict,
+}
+
+/// The Landlock policy (`[security.landlock]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LandlockConfig {
+    /// Off, best-effort or strict.
+    pub mode: LandlockMode,
+    /// The rules (`[[security.landlock.rule]]`); what none grants is denied.
+    pub rule: Vec<corral_hooks::LandlockRule>,
+}
+
+/// What to do with an LSM label the kernel cannot apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LsmMissing {
+    /// Refuse to start.
+    #[default]
+    Error,
+    /// Start without the label, and say so in the plan.
+    Skip,
+}
+
+/// LSM labels (`[security.lsm]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LsmConfig {
+    /// The AppArmor profile to execute the program under.
+    pub apparmor: Option<String>,
+    /// The SELinux context to execute the program in.
+    pub selinux: Option<String>,
+    /// What to do when the kernel does not have the module active.
+    pub missing: LsmMissing,
+}
+
+/// A resource limit as written in the config: a number, `unlimited`, or `soft:hard`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RlimitValue {
+    /// The same soft and hard limit.
+    Number(u64),
+    /// `unlimited`, `1024`, or `1024:4096`.
+    Text(String),
 }
 
 /// Resource limits.

@@ -11,7 +11,8 @@ mod values;
 
 pub use container::{
     AutoMounts, AutostartConfig, CgroupConfig, ConsoleConfig, ContainerConfig, InitConfig,
-    MountConfig, MountsConfig, NamespacesConfig, NetworkConfig, ProcMount, RootfsConfig,
+    LandlockConfig, LandlockMode, LsmConfig, LsmMissing, MountConfig, MountsConfig,
+    NamespacesConfig, NetworkConfig, ProcMount, RlimitValue, RootfsConfig, SeccompConfig,
     SecurityConfig, SignalsConfig, SysMount,
 };
 pub use error::ConfigError;

@@ -13,7 +13,7 @@ mod server;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,9 @@ use self::server::{Incoming, Role, Server};
 use crate::config::ContainerConfig;
 use crate::container::{Container, ContainerError};
 use crate::lock::LockError;
-use crate::pipeline::{self, InitMode, PipelineError, Rollback};
+use crate::pipeline::{self, InitMode, PipelineError, Rollback, Started};
 use crate::runtime;
+use crate::stages;
 use crate::stages::cgroups::{CgroupError, Layout};
 use crate::terminal::{self, RawMode};
 
@@ -229,13 +230,14 @@ impl<'a> Monitor<'a> {
     fn life(&mut self, status: &mut StatusPipe) -> Result<i32, MonitorError> {
         let result = loop {
             self.set_state(State::Starting);
-            let (rollback, pid) = match self.boot() {
+            let (rollback, started) = match self.boot() {
                 Ok(booted) => booted,
                 Err(e) => break Err(e),
             };
+            let Started { pid, mut notify } = started;
             self.set_state(State::Running);
             status.send("RUNNING");
-            let ended = self.watch(pid, &rollback);
+            let ended = self.watch(pid, &rollback, &mut notify);
             if self.state != State::Stopping {
                 self.set_state(State::Stopping);
             }
@@ -266,7 +268,7 @@ impl<'a> Monitor<'a> {
     }
 
     /// Plans and applies every stage. On failure, what was done is undone.
-    fn boot(&mut self) -> Result<(Rollback, Pid), MonitorError> {
+    fn boot(&mut self) -> Result<(Rollback, Started), MonitorError> {
         let config = self.container.config()?;
         let (init, args) = match &self.mode {
             Mode::Execute { args } => (InitMode::Corral, args.clone()),
@@ -286,7 +288,7 @@ impl<'a> Monitor<'a> {
         let mut rollback = Rollback::default();
         let stdio = self.terminals.as_ref().and_then(Terminals::console_slave);
         match pipeline::start(self.container, &plan, &layout, stdio, &mut rollback) {
-            Ok(pid) => Ok((rollback, pid)),
+            Ok(started) => Ok((rollback, started)),
             Err(e) => {
                 self.set_state(State::Aborting);
                 rollback.undo();
@@ -311,7 +313,9 @@ impl<'a> Monitor<'a> {
     }
 
     /// Serves clients, relays terminals and handles signals until init ends; returns how.
-    fn watch(&mut self, pid: Pid, rollback: &Rollback) -> WaitStatus {
+    /// `notify` holds the seccomp listeners to answer; each is dropped once nothing is left
+    /// under its filter.
+    fn watch(&mut self, pid: Pid, rollback: &Rollback, notify: &mut Vec<OwnedFd>) -> WaitStatus {
         let stdin = io::stdin();
         let relay = match self.mode {
             Mode::Execute { .. } | Mode::Start { foreground: true } => self.terminals.is_some(),
@@ -349,6 +353,9 @@ impl<'a> Monitor<'a> {
                 if stdin_open {
                     fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
                 }
+                for listener in notify.iter() {
+                    fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+                }
                 if poll(&mut fds, timeout).is_err() {
                     continue;
                 }
@@ -380,12 +387,23 @@ impl<'a> Monitor<'a> {
                     self.terminal_output(i, relay && i == 0);
                 }
             }
-            if stdin_open
-                && ready
-                    .get(1 + n_server + n_terms)
-                    .is_some_and(|r| !r.is_empty())
-            {
+            let first_notify = 1 + n_server + n_terms + usize::from(stdin_open);
+            if stdin_open && ready.get(first_notify - 1).is_some_and(|r| !r.is_empty()) {
                 stdin_open = self.forward_stdin(stdin.as_fd());
+            }
+            let notify_ready: Vec<PollFlags> =
+                ready.get(first_notify..).unwrap_or_default().to_vec();
+            let mut done = Vec::new();
+            for (i, r) in notify_ready.iter().enumerate() {
+                if r.contains(PollFlags::POLLIN) {
+                    stages::security::answer_notification(&notify[i]);
+                } else if !r.is_empty() {
+                    // POLLHUP: nothing is left under the filter.
+                    done.push(i);
+                }
+            }
+            for i in done.into_iter().rev() {
+                notify.remove(i);
             }
             for item in incoming {
                 match item {

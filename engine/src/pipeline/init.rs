@@ -69,19 +69,26 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
                 security,
                 time_namespace,
             } => {
-                stages::security::enter(&security, &process)?;
+                // Before the security step, which may forbid it and drops CAP_SYS_ADMIN.
                 if time_namespace {
                     unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
                         .op(|| "enter a new time namespace".into())?;
                 }
+                let listener = stages::security::enter(&security, &process)?;
+                let fds: Vec<_> = listener.iter().map(AsFd::as_fd).collect();
                 if !process.corral_init {
                     // The program replaces init; the close-on-exec socket closing tells the
-                    // monitor that it runs.
+                    // monitor that it runs. The seccomp listener goes first.
+                    if !fds.is_empty() {
+                        let _ = chan.send_with_fds(&FromInit::Started, &fds);
+                    }
                     let errno = exec(&process);
                     return Err(exec_error(&process, errno));
                 }
                 let child = spawn(&process)?;
-                let _ = chan.send(&FromInit::Started);
+                let _ = chan.send_with_fds(&FromInit::Started, &fds);
+                drop(fds);
+                drop(listener);
                 return Ok(reap(child));
             }
         };
@@ -301,7 +308,10 @@ fn reap(program: Pid) -> i32 {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) if pid == program => return code,
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == program => return 128 + sig as i32,
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == program => {
+                    stages::security::explain_death(sig as i32);
+                    return 128 + sig as i32;
+                }
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => {}
             }

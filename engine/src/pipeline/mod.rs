@@ -182,8 +182,17 @@ pub fn plan_for(
     })
 }
 
+/// A container whose program runs.
+#[derive(Debug)]
+pub struct Started {
+    /// Init's PID on the host.
+    pub pid: Pid,
+    /// Listeners of the seccomp filter's `notify` rules, for the monitor to answer.
+    pub notify: Vec<OwnedFd>,
+}
+
 /// Applies every stage in order, then passes the exec gate: the container runs when this
-/// returns its init's PID. Every change to the host is recorded in `rollback`, which the
+/// returns. Every change to the host is recorded in `rollback`, which the
 /// caller undoes when the container ends or when this fails. `stdio` becomes init's
 /// standard input, output and error (the console), if given.
 pub fn start(
@@ -192,7 +201,7 @@ pub fn start(
     layout: &Layout,
     stdio: Option<&OwnedFd>,
     rollback: &mut Rollback,
-) -> Result<Pid, PipelineError> {
+) -> Result<Started, PipelineError> {
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
     let (ours, theirs) =
         Channel::pair().map_err(|e| PipelineError::stage(Stage::Namespaces)(e.into()))?;
@@ -236,11 +245,16 @@ pub fn start(
                 runtime::save(&runtime_dir, pid.map_or(0, Pid::as_raw), &cgroup, plan);
                 rollback.push(Some(stage), Undo::Cgroup(cgroup.clone()));
                 let limits = &plan.cgroups.limits;
-                let join = cgroup
+                cgroup
                     .create(layout, limits)
                     .and_then(|()| cgroup.apply_limits(limits))
-                    .and_then(|()| cgroup.join_files())
                     .map_err(|e| fail(e.into()))?;
+                // The security stage's device rules are enforced through the cgroup.
+                cgroups::devices::apply(&cgroup, &plan.security.devices)
+                    .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
+                let join = cgroup
+                    .join_files()
+                    .map_err(|e| PipelineError::stage(stage)(e.into()))?;
                 tracing::debug!(path = %cgroup.path, version = %cgroup.version, "cgroup created");
                 let message = ToInit::Cgroups {
                     namespace: plan.cgroups.namespace,
@@ -265,21 +279,32 @@ pub fn start(
         time_namespace: plan.namespaces.is_new(NamespaceKind::Time),
     })
     .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
-    match ours.recv::<FromInit>() {
-        Ok(FromInit::Started) => {}
-        // Init itself exec'd the program: the close-on-exec socket closed.
-        Err(ChannelError::Closed) if !plan.process.corral_init => {}
-        Ok(FromInit::Failed(e)) => return Err(PipelineError::Exec(e)),
-        Ok(FromInit::Done) | Err(_) => {
-            return Err(PipelineError::Exec(OpError {
-                operation: "start the program".into(),
-                errno: libc::EPIPE,
-            }));
+    // Init hands over seccomp listeners with `Started`; a program that replaces init
+    // (`start`) then execs, which closes the socket.
+    let mut notify = Vec::new();
+    loop {
+        match ours.recv_with_fds::<FromInit>() {
+            Ok((FromInit::Started, listeners)) => {
+                notify.extend(listeners);
+                if plan.process.corral_init {
+                    break;
+                }
+            }
+            Err(ChannelError::Closed) if !plan.process.corral_init => break,
+            Ok((FromInit::Failed(e), _)) => return Err(PipelineError::Exec(e)),
+            Ok((FromInit::Done, _)) | Err(_) => {
+                return Err(PipelineError::Exec(OpError {
+                    operation: "start the program".into(),
+                    errno: libc::EPIPE,
+                }));
+            }
         }
     }
     tracing::debug!("program started");
     let never_cloned = || std::io::Error::from_raw_os_error(libc::ESRCH);
-    pid.ok_or_else(|| PipelineError::Setup("init was never cloned".into(), never_cloned()))
+    let pid =
+        pid.ok_or_else(|| PipelineError::Setup("init was never cloned".into(), never_cloned()))?;
+    Ok(Started { pid, notify })
 }
 
 /// Waits for init to finish its part of `stage`.

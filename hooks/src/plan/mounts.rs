@@ -107,6 +107,4 @@ pub struct MountsPlan {
     pub devices: Vec<DeviceNode>,
     /// Symbolic links created after the mounts (`/dev/fd`, `/dev/ptmx`, ...).
     pub symlinks: Vec<Symlink>,
-    /// Paths remounted read-only once everything is mounted (`/proc/sys` with `proc:mixed`).
-    pub readonly_paths: Vec<PathBuf>,
 }

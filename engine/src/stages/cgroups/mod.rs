@@ -5,6 +5,7 @@
 //! container's: init waits until the stage has moved it in, then enters a cgroup namespace
 //! rooted there and mounts its view at `/sys/fs/cgroup` (see [`crate::pipeline`]).
 
+pub mod devices;
 mod layout;
 mod v1;
 mod v2;

@@ -32,7 +32,6 @@ pub fn plan(
 ) -> Result<MountsPlan, PlanError> {
     let auto = &config.mounts.auto;
     let mut mounts = Vec::new();
-    let mut readonly_paths = Vec::new();
     let entry = |source: &str, target: &str, fstype: &str, options: &[&str]| MountEntry {
         source: source.to_owned(),
         target: PathBuf::from(target),
@@ -42,15 +41,13 @@ pub fn plan(
         optional: false,
     };
     if auto.proc != ProcMount::Off {
+        // proc:mixed's read-only paths are the security stage's.
         mounts.push(entry(
             "proc",
             "/proc",
             "proc",
             &["nosuid", "nodev", "noexec"],
         ));
-        if auto.proc == ProcMount::Mixed {
-            readonly_paths.extend(["/proc/sys", "/proc/sysrq-trigger"].map(PathBuf::from));
-        }
     }
     match auto.sys {
         SysMount::Off => {}
@@ -191,7 +188,6 @@ pub fn plan(
         mounts,
         devices,
         symlinks,
-        readonly_paths,
     })
 }
 
@@ -256,10 +252,6 @@ pub fn apply(plan: &MountsPlan) -> Result<(), OpError> {
     // The old root is stacked under the new one: detaching "." removes it.
     umount2(".", MntFlags::MNT_DETACH).op(|| "detach the old root".to_owned())?;
     chdir("/").op(|| "chdir /".to_owned())?;
-    let new_root = Root::open(Path::new("/")).op(|| "open the new root".to_owned())?;
-    for path in &plan.readonly_paths {
-        remount_readonly(&new_root, path)?;
-    }
     if plan.rootfs.readonly {
         mount(
             None::<&str>,
@@ -355,31 +347,4 @@ fn make_device(root: &Root, dev: &DeviceNode) -> Result<(), OpError> {
     .op(describe)?;
     // The umask may have narrowed the mode.
     fchmodat(dir.as_fd(), &name, mode, FchmodatFlags::NoFollowSymlink).op(describe)
-}
-
-fn remount_readonly(root: &Root, path: &Path) -> Result<(), OpError> {
-    let describe = || format!("make {} read-only", path.display());
-    let fd = match root.resolve(path) {
-        // Kernels differ in what /proc has: what is missing needs no protection.
-        Err(nix::errno::Errno::ENOENT) => return Ok(()),
-        result => result.op(describe)?,
-    };
-    let target = fd_path(&fd);
-    mount(
-        Some(&target),
-        &target,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .op(describe)?;
-    let fd = root.resolve(path).op(describe)?;
-    mount(
-        None::<&str>,
-        &fd_path(&fd),
-        None::<&str>,
-        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
-        None::<&str>,
-    )
-    .op(describe)
 }

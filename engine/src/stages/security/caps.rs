@@ -1,18 +1,17 @@
-//! The security stage: capability sets and `no_new_privs`.
+//! Capabilities: LXC's drop and keep lists, the five sets, and init's user and groups.
 //!
-//! It applies in two steps inside init. When the stage runs, the bounding set shrinks and
-//! `no_new_privs` is set: nothing init executes can regain a dropped capability from then on.
-//! The other four sets, and the user and groups, are set at the exec gate, after the cgroups
-//! stage: init still needs `CAP_SYS_ADMIN` there to enter its cgroup namespace.
+//! The bounding set shrinks when the stage runs, so that nothing init executes afterwards can
+//! regain a dropped capability. The other sets, and the user, are set at the exec gate: init
+//! still needs `CAP_SYS_ADMIN` in between to enter its cgroup namespace.
 
 use std::str::FromStr;
 
 use caps::{CapSet, Capability, CapsHashSet};
-use corral_hooks::{CapabilitySets, ProcessPlan, SecurityPlan};
+use corral_hooks::{CapabilitySets, ProcessPlan};
 use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
 
-use super::{OpError, PlanError};
-use crate::config::ContainerConfig;
+use crate::config::SecurityConfig;
+use crate::stages::{Op, OpError, PlanError};
 
 /// Parses a capability name as LXC writes it (`sys_admin`) or as the kernel does
 /// (`CAP_SYS_ADMIN`).
@@ -26,10 +25,10 @@ pub fn parse_capability(name: &str) -> Option<Capability> {
     Capability::from_str(&canonical).ok()
 }
 
-/// Builds the stage's plan from the drop or keep list, within the capabilities this process
-/// can pass on (its own bounding set).
-pub fn plan(config: &ContainerConfig, uid: u32) -> Result<SecurityPlan, PlanError> {
-    let sec = &config.security;
+/// Plans the five sets from the drop or keep list, within the capabilities this process can
+/// pass on (its own bounding set). Root gets the whole bounding set; another user keeps only
+/// the keep list, through the ambient set.
+pub fn plan(sec: &SecurityConfig, uid: u32) -> Result<CapabilitySets, PlanError> {
     let available = caps::read(None, CapSet::Bounding).map_err(|e| {
         PlanError::new(
             "security",
@@ -59,29 +58,26 @@ pub fn plan(config: &ContainerConfig, uid: u32) -> Result<SecurityPlan, PlanErro
             .filter(|c| available.contains(c))
             .collect()
     };
-    let names = |set: &CapsHashSet| -> Vec<String> {
-        let mut v: Vec<&Capability> = set.iter().collect();
-        v.sort_by_key(|c| c.index());
-        v.into_iter().map(ToString::to_string).collect()
-    };
-    // root gets the whole bounding set at exec; another user keeps only the keep list, and
-    // only through the ambient set.
     let (full, carried) = if uid == 0 {
         (names(&bounding), Vec::new())
     } else {
         let kept: CapsHashSet = keep.intersection(&bounding).copied().collect();
         (names(&kept), names(&kept))
     };
-    Ok(SecurityPlan {
-        capabilities: CapabilitySets {
-            bounding: names(&bounding),
-            effective: full.clone(),
-            permitted: full,
-            inheritable: carried.clone(),
-            ambient: carried,
-        },
-        no_new_privs: sec.no_new_privs,
+    Ok(CapabilitySets {
+        bounding: names(&bounding),
+        effective: full.clone(),
+        permitted: full,
+        inheritable: carried.clone(),
+        ambient: carried,
     })
+}
+
+/// Names in the kernel's order.
+fn names(set: &CapsHashSet) -> Vec<String> {
+    let mut v: Vec<&Capability> = set.iter().collect();
+    v.sort_by_key(|c| c.index());
+    v.into_iter().map(ToString::to_string).collect()
 }
 
 fn capability_set(names: &[String]) -> Result<CapsHashSet, OpError> {
@@ -103,46 +99,39 @@ fn caps_error(operation: &str) -> impl FnOnce(caps::errors::CapsError) -> OpErro
     }
 }
 
-/// Applies the stage's first step inside init: shrinks the bounding set, sets
-/// `no_new_privs`.
-pub fn apply(plan: &SecurityPlan) -> Result<(), OpError> {
-    let bounding = capability_set(&plan.capabilities.bounding)?;
+/// Shrinks the bounding set to the plan's.
+pub fn shrink_bounding(sets: &CapabilitySets) -> Result<(), OpError> {
+    let bounding = capability_set(&sets.bounding)?;
     let current =
         caps::read(None, CapSet::Bounding).map_err(caps_error("read the bounding set"))?;
     for cap in current.difference(&bounding) {
         caps::drop(None, CapSet::Bounding, *cap)
             .map_err(caps_error(&format!("drop {cap} from the bounding set")))?;
     }
-    if plan.no_new_privs {
-        nix::sys::prctl::set_no_new_privs().map_err(|errno| OpError {
-            operation: "set no_new_privs".into(),
-            errno: errno as i32,
-        })?;
-    }
     Ok(())
 }
 
-/// The exec gate's step: become the plan's user and set the remaining capability sets.
-pub fn enter(plan: &SecurityPlan, process: &ProcessPlan) -> Result<(), OpError> {
-    let sets = &plan.capabilities;
-    let sys = |operation: &str| {
-        let operation = operation.to_owned();
-        move |errno: nix::errno::Errno| OpError {
-            operation,
-            errno: errno as i32,
-        }
-    };
+/// Whether `sets` leave `CAP_SYS_ADMIN` in effect, which loading seccomp and Landlock needs
+/// when `no_new_privs` is off.
+pub fn keeps_sys_admin(sets: &CapabilitySets) -> bool {
+    sets.effective
+        .iter()
+        .any(|c| parse_capability(c) == Some(Capability::CAP_SYS_ADMIN))
+}
+
+/// Becomes the plan's user and sets the four remaining sets.
+pub fn enter(sets: &CapabilitySets, process: &ProcessPlan) -> Result<(), OpError> {
     if process.uid != 0 || process.gid != 0 || !process.additional_gids.is_empty() {
         // Keep the permitted set across the change of user; it is trimmed just below.
-        nix::sys::prctl::set_keepcaps(true).map_err(sys("keep capabilities across setuid"))?;
+        nix::sys::prctl::set_keepcaps(true).op(|| "keep capabilities across setuid".into())?;
         let groups: Vec<Gid> = process
             .additional_gids
             .iter()
             .map(|g| Gid::from_raw(*g))
             .collect();
-        setgroups(&groups).map_err(sys("set the supplementary groups"))?;
-        setgid(Gid::from_raw(process.gid)).map_err(sys(&format!("setgid {}", process.gid)))?;
-        setuid(Uid::from_raw(process.uid)).map_err(sys(&format!("setuid {}", process.uid)))?;
+        setgroups(&groups).op(|| "set the supplementary groups".into())?;
+        setgid(Gid::from_raw(process.gid)).op(|| format!("setgid {}", process.gid))?;
+        setuid(Uid::from_raw(process.uid)).op(|| format!("setuid {}", process.uid))?;
     }
     // capset(2) wants effective within permitted at every step: shrink effective first.
     caps::set(None, CapSet::Effective, &capability_set(&sets.effective)?)
@@ -183,26 +172,29 @@ mod tests {
 
     #[test]
     fn default_drop_list_and_keep_list() {
-        let config = ContainerConfig::default();
-        let root = plan(&config, 0).unwrap();
-        let bounding = &root.capabilities.bounding;
+        let sec = SecurityConfig::default();
+        let root = plan(&sec, 0).unwrap();
         assert!(
-            !bounding
+            !root
+                .bounding
                 .iter()
                 .any(|c| c == "CAP_SYS_MODULE" || c == "CAP_SYS_TIME")
         );
-        assert!(bounding.iter().any(|c| c == "CAP_CHOWN"));
-        assert_eq!(&root.capabilities.effective, bounding);
-        assert!(root.capabilities.ambient.is_empty());
+        assert!(root.bounding.iter().any(|c| c == "CAP_CHOWN"));
+        assert_eq!(root.effective, root.bounding);
+        assert!(root.ambient.is_empty());
 
-        let mut config = ContainerConfig::default();
-        config.security.cap_keep = vec!["chown".into(), "net_bind_service".into()];
-        let user = plan(&config, 1000).unwrap();
+        let mut sec = SecurityConfig {
+            cap_keep: vec!["chown".into(), "net_bind_service".into()],
+            ..SecurityConfig::default()
+        };
+        let user = plan(&sec, 1000).unwrap();
         let kept = ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"];
-        assert_eq!(user.capabilities.bounding, kept);
-        assert_eq!(user.capabilities.ambient, kept);
+        assert_eq!(user.bounding, kept);
+        assert_eq!(user.ambient, kept);
+        assert!(!keeps_sys_admin(&user));
 
-        config.security.cap_keep = vec!["bogus".into()];
-        assert_eq!(plan(&config, 0).unwrap_err().key, "security.cap_keep");
+        sec.cap_keep = vec!["bogus".into()];
+        assert_eq!(plan(&sec, 0).unwrap_err().key, "security.cap_keep");
     }
 }
