@@ -11,10 +11,10 @@ mod values;
 
 pub use container::{
     AutoMounts, AutostartConfig, CgroupConfig, ConsoleConfig, ContainerConfig, InitConfig,
-    MountConfig, MountsConfig, NamespacesConfig, NetworkConfig, ProcMount, RootfsConfig,
-    SecurityConfig, SignalsConfig, SysMount,
+    InterfaceConfig, MountConfig, MountsConfig, NamespacesConfig, NetworkConfig, ProcMount,
+    RootfsConfig, SecurityConfig, SignalsConfig, SysMount,
 };
 pub use error::ConfigError;
-pub use global::{CgroupDefaults, GlobalConfig, PathsConfig};
+pub use global::{BridgeConfig, CgroupDefaults, GlobalConfig, NetworkDefaults, PathsConfig};
 pub use load::{load_container, load_global};
 pub use values::{ByteSize, Signal};

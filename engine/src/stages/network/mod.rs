@@ -1,0 +1,365 @@
+//! The network stage: the container's network namespace and its interfaces.
+//!
+//! `none` leaves the container on the host's network. Otherwise it has a namespace of its
+//! own with loopback up, plus the interfaces of `[[network.interface]]`, each made by a
+//! [`driver::Driver`] (veth, macvlan, phys, cni, or a plugin's). The stage runs in three
+//! steps:
+//!
+//! 1. [`plan`] checks every setting and resolves every name, hardware address and gateway,
+//!    before anything exists: a bad config is refused naming the interface and the key.
+//! 2. [`attach`], in the monitor: brings corral's default bridge up on first use, then each
+//!    driver creates its interface from the host side into the container's namespace. Each
+//!    is recorded in the rollback as it is made, so a failure halfway removes what was made.
+//! 3. [`apply`], in init: loopback up, then for each interface its hardware address, MTU,
+//!    addresses, link state and default routes, from the plan alone.
+
+mod addressing;
+mod cni;
+pub mod driver;
+mod macvlan;
+mod phys;
+mod veth;
+
+use std::collections::HashSet;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use corral_hooks::{InterfacePlan, NetworkMode, NetworkPlan};
+
+use self::driver::{AttachContext, Attached, Driver, PlanContext};
+use super::{OpError, PlanError};
+use crate::config::{BridgeConfig, ContainerConfig, InterfaceConfig};
+use crate::net::bridge::{self, BridgeError};
+use crate::net::netlink::{Netlink, NetlinkError};
+use crate::net::netns;
+use crate::paths::Paths;
+
+/// A failure setting up or tearing down the container's interfaces on the host side.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// A netlink request.
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    /// Bringing corral's default bridge up.
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
+    /// A CNI plugin failed.
+    #[error("CNI plugin {plugin} ({command}): {message}")]
+    Cni {
+        /// The plugin's type.
+        plugin: String,
+        /// ADD or DEL.
+        command: String,
+        /// What it said.
+        message: String,
+    },
+    /// A file or namespace operation.
+    #[error("{0}")]
+    Io(String, #[source] std::io::Error),
+    /// An interface of the plan has a driver nobody registered.
+    #[error("interface {0}: no driver `{1}`")]
+    NoDriver(String, String),
+    /// A driver's own failure.
+    #[error("interface {interface}: {message}")]
+    Driver {
+        /// The interface inside the container.
+        interface: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Builds the stage's plan, checking every interface.
+pub fn plan(
+    config: &ContainerConfig,
+    container: &str,
+    bridge: &BridgeConfig,
+) -> Result<NetworkPlan, PlanError> {
+    let mode = config.network.mode;
+    let wanted = &config.network.interface;
+    if mode == NetworkMode::None && !wanted.is_empty() {
+        return Err(PlanError::new(
+            "network.interface",
+            "a container on the host's network (type = \"none\") has no interfaces of its own",
+        ));
+    }
+    let mut ctx = PlanContext::new(container, bridge);
+    let mut interfaces = Vec::with_capacity(wanted.len());
+    let mut names = HashSet::new();
+    let mut host_names = HashSet::new();
+    let mut hwaddrs = HashSet::new();
+    for (index, cfg) in wanted.iter().enumerate() {
+        ctx.index = index;
+        let iface = plan_interface(cfg, &mut ctx)?;
+        if !names.insert(iface.name.clone()) || iface.name == "lo" {
+            return Err(ctx.error("name", format!("{} is used twice", iface.name)));
+        }
+        if let Some(host) = &iface.host_name
+            && iface.driver != "phys"
+            && !host_names.insert(host.clone())
+        {
+            return Err(ctx.error("host_name", format!("{host} is used twice")));
+        }
+        if let Some(mac) = iface.hwaddr
+            && !hwaddrs.insert(mac)
+        {
+            return Err(ctx.error("hwaddr", format!("{mac} is used twice")));
+        }
+        interfaces.push(iface);
+    }
+    let default_bridge = interfaces
+        .iter()
+        .any(|i| i.driver == "veth" && i.link.as_deref() == Some(bridge.name.as_str()))
+        .then(|| bridge.name.clone());
+    Ok(NetworkPlan {
+        mode,
+        loopback_up: mode == NetworkMode::Empty,
+        interfaces,
+        default_bridge,
+    })
+}
+
+fn plan_interface(
+    cfg: &InterfaceConfig,
+    ctx: &mut PlanContext<'_>,
+) -> Result<InterfacePlan, PlanError> {
+    let driver = driver::find(&cfg.driver).ok_or_else(|| {
+        ctx.error(
+            "type",
+            format!(
+                "unknown interface type `{}` (types: {})",
+                cfg.driver,
+                driver::names().join(", ")
+            ),
+        )
+    })?;
+    let name = match (&cfg.name, cfg.driver.as_str(), &cfg.link) {
+        (Some(name), _, _) => name.clone(),
+        // A moved interface keeps its name unless told otherwise, as in LXC.
+        (None, "phys", Some(link)) => link.clone(),
+        (None, _, _) => format!("eth{}", ctx.index),
+    };
+    addressing::check_name(ctx, "name", &name)?;
+    if let Some(link) = &cfg.link {
+        addressing::check_name(ctx, "link", link)?;
+    }
+    if cfg.mtu.is_some_and(|m| !(68..=65535).contains(&m)) {
+        return Err(ctx.error("mtu", "must be 68 to 65535"));
+    }
+    let mut addresses = addressing::addresses(ctx, "ipv4", &cfg.ipv4, true)?;
+    addresses.extend(addressing::addresses(ctx, "ipv6", &cfg.ipv6, false)?);
+    let mut iface = InterfacePlan {
+        driver: cfg.driver.clone(),
+        name,
+        host_name: cfg.host_name.clone(),
+        link: cfg.link.clone(),
+        mtu: cfg.mtu,
+        hwaddr: cfg
+            .hwaddr
+            .as_deref()
+            .map(|t| addressing::hwaddr(ctx, t))
+            .transpose()?,
+        up: cfg.up,
+        addresses,
+        ipv4_gateway: None,
+        ipv6_gateway: None,
+        macvlan_mode: cfg.macvlan_mode,
+        options: serde_json::to_value(&cfg.options)
+            .map_err(|e| ctx.error("options", e.to_string()))?,
+    };
+    if cfg.options.is_empty() {
+        iface.options = serde_json::Value::Null;
+    }
+    if cfg.macvlan_mode.is_some() && cfg.driver != "macvlan" {
+        return Err(ctx.error("macvlan_mode", "only a macvlan has a mode"));
+    }
+    driver.plan(&mut iface, ctx)?;
+    let v4 = cfg.ipv4_gateway.as_deref();
+    iface.ipv4_gateway = addressing::gateway(ctx, &iface, "ipv4_gateway", v4, true)?;
+    let v6 = cfg.ipv6_gateway.as_deref();
+    iface.ipv6_gateway = addressing::gateway(ctx, &iface, "ipv6_gateway", v6, false)?;
+    Ok(iface)
+}
+
+/// One interface made on the host side, and how to remove it: an entry of the rollback.
+pub struct Attachment {
+    driver: Arc<dyn Driver>,
+    iface: InterfacePlan,
+    attached: Attached,
+    netns: Arc<OwnedFd>,
+    container: String,
+    runtime_dir: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("driver", &self.driver.name())
+            .field("iface", &self.iface.name)
+            .field("attached", &self.attached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Attachment {
+    /// Removes the interface (or gives it back), as its driver does.
+    pub fn detach(self) -> Result<(), NetworkError> {
+        let mut host = Netlink::open()?;
+        let mut ctx = AttachContext {
+            container: &self.container,
+            netns: self.netns.as_fd(),
+            host: &mut host,
+            runtime_dir: &self.runtime_dir,
+        };
+        self.driver.detach(&self.iface, &self.attached, &mut ctx)
+    }
+
+    /// The interface's name inside the container.
+    pub fn name(&self) -> &str {
+        &self.iface.name
+    }
+}
+
+/// The host side of the stage, in the monitor: brings corral's default bridge up if an
+/// interface needs it, then creates every interface into the namespace of `pid`. Each one
+/// made goes to `record` at once; a failed one is undone here, half-made as it may be.
+pub fn attach(
+    plan: &NetworkPlan,
+    container: &str,
+    pid: i32,
+    paths: &Paths,
+    bridge: &BridgeConfig,
+    record: &mut dyn FnMut(Attachment),
+) -> Result<(), NetworkError> {
+    if plan.interfaces.is_empty() {
+        return Ok(());
+    }
+    if plan.default_bridge.is_some() {
+        bridge::ensure_up(bridge, paths)?;
+    }
+    let netns = Arc::new(
+        netns::of_process(pid)
+            .map_err(|e| NetworkError::Io("open the container's network namespace".into(), e))?,
+    );
+    let runtime_dir = paths.runtime_dir(container);
+    let mut host = Netlink::open()?;
+    for iface in &plan.interfaces {
+        let driver = driver::find(&iface.driver)
+            .ok_or_else(|| NetworkError::NoDriver(iface.name.clone(), iface.driver.clone()))?;
+        let mut ctx = AttachContext {
+            container,
+            netns: netns.as_fd(),
+            host: &mut host,
+            runtime_dir: &runtime_dir,
+        };
+        match driver.attach(iface, &mut ctx) {
+            Ok(attached) => record(Attachment {
+                driver,
+                iface: iface.clone(),
+                attached,
+                netns: Arc::clone(&netns),
+                container: container.to_owned(),
+                runtime_dir: runtime_dir.clone(),
+            }),
+            Err(e) => {
+                if let Err(undo) = driver.detach(iface, &Attached::default(), &mut ctx) {
+                    tracing::warn!(interface = %iface.name, error = %crate::error_chain(&undo), "cannot undo a failed attach");
+                }
+                return Err(e);
+            }
+        }
+        tracing::debug!(interface = %iface.name, driver = %iface.driver, "attached");
+    }
+    Ok(())
+}
+
+/// Applies the plan inside init, in its network namespace.
+pub fn apply(plan: &NetworkPlan) -> Result<(), OpError> {
+    if plan.loopback_up {
+        interface_up("lo")?;
+    }
+    let configured: Vec<&InterfacePlan> = plan
+        .interfaces
+        .iter()
+        .filter(|i| i.up || !i.addresses.is_empty() || i.hwaddr.is_some() || i.mtu.is_some())
+        .collect();
+    if configured.is_empty() {
+        return Ok(());
+    }
+    let op = |e: NetlinkError| OpError {
+        operation: e.operation.clone(),
+        errno: e.errno(),
+    };
+    let mut nl = Netlink::open().map_err(op)?;
+    for iface in configured {
+        let link = nl.require(&iface.name).map_err(op)?;
+        nl.configure(link.index, iface.up, iface.mtu, iface.hwaddr.map(|m| m.0))
+            .map_err(op)?;
+        for cidr in &iface.addresses {
+            nl.add_address(link.index, cidr.address, cidr.prefix)
+                .map_err(op)?;
+        }
+        for gateway in [iface.ipv4_gateway, iface.ipv6_gateway]
+            .into_iter()
+            .flatten()
+        {
+            if !iface.addresses.iter().any(|c| c.contains(gateway)) {
+                nl.add_host_route(link.index, gateway).map_err(op)?;
+            }
+            nl.add_default_route(link.index, gateway).map_err(op)?;
+        }
+    }
+    Ok(())
+}
+
+/// The host-side interface of each of the container's interfaces, for `info`: the veth's
+/// host end, or nothing.
+pub fn host_links(plan: &NetworkPlan) -> Vec<(String, Option<String>)> {
+    plan.interfaces
+        .iter()
+        .map(|i| {
+            let host = (i.driver == "veth").then(|| i.host_name.clone()).flatten();
+            (i.name.clone(), host)
+        })
+        .collect()
+}
+
+/// `IFF_UP` as the `short` that `ifreq` holds.
+const IFF_UP: libc::c_short = 1;
+
+/// Sets `IFF_UP` on an interface of the current network namespace. Loopback is brought up
+/// with an ioctl: a container without interfaces needs no netlink socket.
+fn interface_up(name: &str) -> Result<(), OpError> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let fail = |errno: i32| OpError {
+        operation: format!("bring {name} up"),
+        errno,
+    };
+    // SAFETY: socket() takes no pointers; the result is checked before use.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(fail(nix::errno::Errno::last_raw()));
+    }
+    // SAFETY: `raw` is a descriptor socket() just returned, owned by nobody else.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req
+        .ifr_name
+        .iter_mut()
+        .zip(name.bytes().take(libc::IFNAMSIZ - 1))
+    {
+        *dst = src.cast_signed();
+    }
+    // SAFETY: `req` is a valid ifreq naming the interface; the kernel fills in its flags.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(fail(nix::errno::Errno::last_raw()));
+    }
+    // SAFETY: SIOCGIFFLAGS just initialised the flags member of the union.
+    unsafe { req.ifr_ifru.ifru_flags |= IFF_UP };
+    // SAFETY: as above; the kernel reads the flags.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(fail(nix::errno::Errno::last_raw()));
+    }
+    Ok(())
+}
