@@ -8,6 +8,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -164,6 +165,8 @@ pub fn supervise(dir: &Path) -> io::Result<()> {
         }
         ForkResult::Child => {
             setsid()?;
+            // What the caller left open (its pipes) must not live on in a daemon.
+            crate::pipeline::close_other_fds(lock.as_raw_fd());
             crate::proctitle::set("corral-net");
             let result = keep_running(&command, dir);
             drop(lock);
@@ -220,7 +223,7 @@ fn spawn(command: &[String], dir: &Path) -> io::Result<Child> {
     let (program, args) = command
         .split_first()
         .ok_or_else(|| io::Error::other("empty dnsmasq command"))?;
-    Command::new(program)
+    super::unblocked(&mut Command::new(program))
         .args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

@@ -79,7 +79,7 @@ fn network(cidr: Cidr) -> String {
 }
 
 fn run(batch: &str) -> std::io::Result<()> {
-    let mut child = Command::new(NFT)
+    let mut child = super::unblocked(&mut Command::new(NFT))
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -18,6 +18,7 @@ use corral_hooks::{NamespaceKind, Plan, ProcessPlan, Stage};
 use nix::unistd::Pid;
 
 pub use channel::ChannelError;
+pub(crate) use init::close_other_fds;
 pub use init::exec;
 pub use rollback::{Rollback, Undo, pidfd_kill};
 

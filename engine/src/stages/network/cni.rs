@@ -235,7 +235,7 @@ impl Invocation {
         if let Some(previous) = previous {
             request["prevResult"] = previous.clone();
         }
-        let mut child = Command::new(&program)
+        let mut child = crate::net::unblocked(&mut Command::new(&program))
             .env_clear()
             .env("CNI_COMMAND", command)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
