@@ -10,6 +10,8 @@
     reason = "a test support library: panicking is how a test fails"
 )]
 
+pub mod net;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
