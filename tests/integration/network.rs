@@ -81,7 +81,7 @@ fn containers_on_the_bridge_reach_each_other_and_the_host() {
     lab.sh(&format!("busybox ping -c1 -W2 {b}")).ok();
 
     let info = lab.corral(&["info", "-n", "b"]);
-    assert_eq!(ips(&lab, "b"), [b.clone()], "{}", info.stdout);
+    assert_eq!(ips(&lab, "b"), std::slice::from_ref(&b), "{}", info.stdout);
     let plan: serde_json::Value =
         serde_json::from_str(lab.corral(&["plan", "-n", "b"]).ok()).unwrap();
     let host_end = plan["network"]["interfaces"][0]["host_name"]
