@@ -29,13 +29,30 @@ pub fn check_name(ctx: &PlanContext<'_>, field: &str, name: &str) -> Result<(), 
     Ok(())
 }
 
-/// A name for the host side of a container's interface that is the same at every start:
-/// `crl`, a hash of the container's name, and the interface's position.
-pub fn host_name(container: &str, index: usize) -> String {
-    format!(
-        "crl{:08x}i{index}",
-        fnv1a(&[container.as_bytes(), &index.to_le_bytes()])
-    )
+/// A name for the host end of a veth: `crl`, ten random hex digits and the interface's
+/// position. It is new at every start, as LXC's `vethXXXXXX` are: the kernel frees the last
+/// start's name in the background (see the veth driver), and a restart must not wait for it.
+pub fn host_name(index: usize) -> String {
+    let mut bytes = [0u8; 8];
+    // getrandom(2) cannot fail for 8 bytes once the pool is up; zeroes would still be a
+    // valid (if less unique) name.
+    let _ = nix::errno::Errno::result(
+        // SAFETY: the buffer is valid for its length; no flags.
+        unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) },
+    );
+    let random = u64::from_le_bytes(bytes) & 0xff_ffff_ffff;
+    format!("crl{random:010x}{index}")
+}
+
+/// Whether `name` is one [`host_name`] makes.
+pub fn is_generated_host_name(name: &str) -> bool {
+    name.strip_prefix("crl").is_some_and(|rest| {
+        rest.len() > 10
+            && rest[..10]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            && rest[10..].bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// A hardware address from a template where each `x` is a random hex digit (LXC's
@@ -233,12 +250,14 @@ mod tests {
         let long = check_name(&ctx, "name", "a-very-long-name0").unwrap_err();
         assert_eq!(long.key, "network.interface[0].name");
         assert!(check_name(&ctx, "name", "a/b").is_err());
-        let name = host_name("web", 0);
+        let name = host_name(0);
         assert!(
-            name.len() <= MAX_NAME && name == host_name("web", 0),
+            name.len() <= MAX_NAME && is_generated_host_name(&name),
             "{name}"
         );
-        assert_ne!(name, host_name("web", 1));
+        assert!(host_name(99).len() <= MAX_NAME);
+        assert_ne!(name, host_name(0));
+        assert!(!is_generated_host_name("crlhold0") && !is_generated_host_name("veth0"));
         let mac = hwaddr(&ctx, "10:66:6a:xx:xx:xx").unwrap();
         assert_eq!(mac, hwaddr(&ctx, "10:66:6a:xx:xx:xx").unwrap());
         assert_eq!(&mac.0[..3], &[0x10, 0x66, 0x6a]);

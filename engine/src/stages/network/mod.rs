@@ -312,18 +312,6 @@ pub fn apply(plan: &NetworkPlan) -> Result<(), OpError> {
     Ok(())
 }
 
-/// The host-side interface of each of the container's interfaces, for `info`: the veth's
-/// host end, or nothing.
-pub fn host_links(plan: &NetworkPlan) -> Vec<(String, Option<String>)> {
-    plan.interfaces
-        .iter()
-        .map(|i| {
-            let host = (i.driver == "veth").then(|| i.host_name.clone()).flatten();
-            (i.name.clone(), host)
-        })
-        .collect()
-}
-
 /// `IFF_UP` as the `short` that `ifreq` holds.
 const IFF_UP: libc::c_short = 1;
 
