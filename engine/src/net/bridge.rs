@@ -10,6 +10,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -152,9 +153,17 @@ pub fn down(bridge: &BridgeConfig, paths: &Paths, force: bool) -> Result<(), Bri
     let _lock = lock(&dir)
         .map_err(|e| BridgeError::Io(bridge.name.clone(), "lock the state directory".into(), e))?;
     if !force {
-        let ports = ports(bridge, load(&dir).unwrap_or_default().index)?;
-        if !ports.is_empty() {
-            return Err(BridgeError::InUse(bridge.name.clone(), ports.join(", ")));
+        // The host ends of containers just stopped go with their namespaces, which the
+        // kernel removes in the background: they get a moment before they count as in use.
+        let index = load(&dir).unwrap_or_default().index;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut busy = ports(bridge, index)?;
+        while !busy.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            busy = ports(bridge, index)?;
+        }
+        if !busy.is_empty() {
+            return Err(BridgeError::InUse(bridge.name.clone(), busy.join(", ")));
         }
     }
     teardown(bridge, &dir)
