@@ -10,10 +10,11 @@
 
 use corral_tests::net::Lab;
 
-/// A veth on the lab's bridge with a static address.
+/// A veth on the lab's bridge with static IPv4 and IPv6 addresses.
 fn static_veth(lab: &Lab, host: u8) -> String {
     format!(
-        "[[network.interface]]\ntype = \"veth\"\nipv4 = [\"{}/24\"]\nipv4_gateway = \"auto\"\n",
+        "[[network.interface]]\ntype = \"veth\"\nipv4 = [\"{}/24\"]\nipv4_gateway = \"auto\"\n\
+         ipv6 = [\"fd42:209::{host}/64\"]\n",
         lab.ip(host)
     )
 }
@@ -80,13 +81,18 @@ fn containers_on_the_bridge_reach_each_other_and_the_host() {
         "--",
         "/bin/sh",
         "-c",
-        &format!("ping -c1 -W2 {b} && ping -c1 -W2 {host}"),
+        &format!("ping -c1 -W2 {b} && ping -c1 -W2 {host} && ping -6 -c1 -W2 fd42:209::11"),
     ])
     .ok();
     lab.sh(&format!("busybox ping -c1 -W2 {b}")).ok();
 
     let info = lab.corral(&["info", "-n", "b"]);
-    assert_eq!(ips(&lab, "b"), std::slice::from_ref(&b), "{}", info.stdout);
+    assert_eq!(
+        ips(&lab, "b"),
+        [b.as_str(), "fd42:209::11"],
+        "{}",
+        info.stdout
+    );
     // lxc-info's Link is the host end, with counters seen from the container.
     let host_end = info
         .stdout

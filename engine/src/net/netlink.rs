@@ -11,7 +11,7 @@ use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
     NetlinkPayload,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
     MacVlanMode,
@@ -346,6 +346,11 @@ impl Netlink {
         message.header.index = index;
         message.attributes.push(AddressAttribute::Local(address));
         message.attributes.push(AddressAttribute::Address(address));
+        if address.is_ipv6() {
+            // A configured address is usable at once: duplicate detection would keep it
+            // tentative for a second or two, and a duplicate is the config's error.
+            message.header.flags |= AddressHeaderFlags::Nodad;
+        }
         if let IpAddr::V4(v4) = address
             && prefix < 31
         {

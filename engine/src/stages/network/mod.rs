@@ -351,3 +351,99 @@ fn interface_up(name: &str) -> Result<(), OpError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A driver as a plugin would register it.
+    struct Fake;
+
+    impl Driver for Fake {
+        fn name(&self) -> &str {
+            "test-fake"
+        }
+
+        fn plan(
+            &self,
+            iface: &mut InterfacePlan,
+            _ctx: &mut PlanContext<'_>,
+        ) -> Result<(), PlanError> {
+            iface.host_name = Some("fake0".into());
+            Ok(())
+        }
+
+        fn attach(
+            &self,
+            _iface: &InterfacePlan,
+            _ctx: &mut AttachContext<'_>,
+        ) -> Result<Attached, NetworkError> {
+            Ok(Attached::default())
+        }
+
+        fn detach(
+            &self,
+            _iface: &InterfacePlan,
+            _attached: &Attached,
+            _ctx: &mut AttachContext<'_>,
+        ) -> Result<(), NetworkError> {
+            Ok(())
+        }
+    }
+
+    fn config(text: &str) -> ContainerConfig {
+        toml::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn a_registered_driver_plans_interfaces_of_its_type() {
+        driver::register(Arc::new(Fake));
+        let cfg = config("[[network.interface]]\ntype = \"test-fake\"\nipv6 = [\"fd00::5/64\"]\n");
+        let plan = plan(&cfg, "c", &BridgeConfig::default()).unwrap();
+        let iface = &plan.interfaces[0];
+        assert_eq!(
+            (iface.driver.as_str(), iface.name.as_str()),
+            ("test-fake", "eth0")
+        );
+        assert_eq!(iface.host_name.as_deref(), Some("fake0"));
+        assert_eq!(iface.addresses[0].to_string(), "fd00::5/64");
+        assert_eq!(plan.default_bridge, None);
+    }
+
+    #[test]
+    fn the_default_bridge_is_planned_with_its_gateway() {
+        let cfg = config(
+            "[[network.interface]]\ntype = \"veth\"\nipv4 = [\"10.77.0.9/24\"]\n\
+             ipv4_gateway = \"auto\"\nhwaddr = \"10:66:6a:xx:xx:xx\"\n",
+        );
+        let bridge = BridgeConfig::default();
+        let plan = plan(&cfg, "c", &bridge).unwrap();
+        let iface = &plan.interfaces[0];
+        assert_eq!(plan.default_bridge.as_deref(), Some("corralbr0"));
+        assert_eq!(iface.link.as_deref(), Some("corralbr0"));
+        assert_eq!(iface.ipv4_gateway, Some(bridge.address.address));
+        assert!(
+            iface
+                .host_name
+                .as_deref()
+                .is_some_and(|h| h.starts_with("crl"))
+        );
+        assert!(iface.hwaddr.is_some());
+    }
+
+    #[test]
+    fn bad_settings_name_the_interface_and_the_key() {
+        let host = config("[network]\ntype = \"none\"\n[[network.interface]]\ntype = \"veth\"\n");
+        let err = plan(&host, "c", &BridgeConfig::default()).unwrap_err();
+        assert_eq!(err.key, "network.interface");
+        let cfg = config(
+            "[[network.interface]]\ntype = \"veth\"\n\
+             [[network.interface]]\ntype = \"veth\"\nname = \"eth0\"\n",
+        );
+        let err = plan(&cfg, "c", &BridgeConfig::default()).unwrap_err();
+        assert_eq!(err.key, "network.interface[1].name");
+        let cfg = config("[[network.interface]]\ntype = \"veth\"\nmacvlan_mode = \"vepa\"\n");
+        let err = plan(&cfg, "c", &BridgeConfig::default()).unwrap_err();
+        assert_eq!(err.key, "network.interface[0].macvlan_mode");
+    }
+}
