@@ -1,6 +1,8 @@
 //! `phys`: a host interface (`link`) moved into the container, and given back to the host
 //! under its own name at stop.
 
+use std::os::fd::AsFd;
+
 use corral_hooks::InterfacePlan;
 
 use super::NetworkError;
@@ -69,7 +71,6 @@ impl Driver for Phys {
         let home = netns::current()
             .map_err(|e| NetworkError::Io("open the host's network namespace".into(), e))?;
         let host = iface.host_name.as_deref().unwrap_or(&iface.name);
-        use std::os::fd::AsFd;
         inside.move_link(link.index, home.as_fd(), host)?;
         Ok(())
     }
