@@ -116,13 +116,21 @@ fn run_inner(
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
     fs::create_dir_all(&runtime_dir)
         .map_err(|e| MonitorError::Setup(format!("cannot create {}", runtime_dir.display()), e))?;
-    let result = Monitor::new(container, mode, &runtime_dir).and_then(|mut m| m.life(status));
+    let (result, monitor) = match Monitor::new(container, mode, &runtime_dir) {
+        Ok(mut m) => (m.life(status), Some(m)),
+        Err(e) => (Err(e), None),
+    };
     if let Err(e) = fs::remove_dir_all(&runtime_dir)
         && e.kind() != io::ErrorKind::NotFound
     {
         tracing::warn!(%e, dir = %runtime_dir.display(), "cannot remove the runtime directory");
     }
     drop(lock);
+    // Clients waiting for the end (`corral stop`) hear it only once the lock is free: a
+    // start right after a stop must find the container stopped, not still locked.
+    if let Some(server) = monitor.and_then(|mut m| m.server.take()) {
+        server.shutdown();
+    }
     result
 }
 
@@ -242,9 +250,6 @@ impl<'a> Monitor<'a> {
             break Ok(exit_code(ended));
         };
         self.set_state(State::Stopped);
-        if let Some(server) = self.server.take() {
-            server.shutdown();
-        }
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
         result
     }
