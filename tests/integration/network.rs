@@ -85,6 +85,10 @@ fn containers_on_the_bridge_reach_each_other_and_the_host() {
     ])
     .ok();
     lab.sh(&format!("busybox ping -c1 -W2 {b}")).ok();
+    // A static address is published under the container's name too.
+    let lookup = format!("busybox nslookup b.lab {}", lab.ip(1));
+    let found = lab.sh(&lookup);
+    assert!(found.stdout.contains(&b), "{found:?}");
 
     let info = lab.corral(&["info", "-n", "b"]);
     assert_eq!(
@@ -108,6 +112,8 @@ fn containers_on_the_bridge_reach_each_other_and_the_host() {
 
     lab.corral(&["stop", "-k", "-n", "b"]).ok();
     assert_eq!(corral_links(&lab), Vec::<String>::new(), "a veth remains");
+    let gone = lab.sh(&lookup);
+    assert!(!gone.stdout.contains(&b), "b's name outlived it: {gone:?}");
     lab.world.assert_clean("a");
     lab.world.assert_clean("b");
 }

@@ -196,6 +196,33 @@ fn teardown(bridge: &BridgeConfig, dir: &Path) -> Result<(), BridgeError> {
     Ok(())
 }
 
+/// Makes the static addresses of a container's interface on the bridge resolvable by the
+/// container's name, as DHCP clients' are.
+pub fn publish_names(
+    bridge: &BridgeConfig,
+    paths: &Paths,
+    entry: &str,
+    name: &str,
+    addresses: &[IpAddr],
+) -> io::Result<()> {
+    let dir = state_dir(bridge, paths);
+    let text: String = addresses.iter().map(|a| format!("{a} {name}\n")).collect();
+    // Written whole under another name first: dnsmasq must never read half of it.
+    let hosts = dnsmasq::hosts_dir(&dir);
+    let tmp = hosts.with_file_name(format!(".{entry}.tmp"));
+    fs::write(&tmp, text)?;
+    fs::rename(tmp, hosts.join(entry))
+}
+
+/// Withdraws what [`publish_names`] published.
+pub fn withdraw_names(bridge: &BridgeConfig, paths: &Paths, entry: &str) -> io::Result<()> {
+    let dir = state_dir(bridge, paths);
+    match fs::remove_file(dnsmasq::hosts_dir(&dir).join(entry)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// The bridge's state, as `corral net status` shows it.
 pub fn status(bridge: &BridgeConfig, paths: &Paths) -> Result<Status, BridgeError> {
     let dir = state_dir(bridge, paths);

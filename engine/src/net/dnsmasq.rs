@@ -24,6 +24,13 @@ const LOCK: &str = "supervisor.lock";
 const PID: &str = "supervisor.pid";
 const COMMAND: &str = "dnsmasq.json";
 
+/// The directory of hosts files dnsmasq answers from, besides its leases: one file per
+/// interface with static addresses on the bridge. dnsmasq watches it (inotify): a file
+/// written or removed there is in its answers or out of them at once, with no signal.
+pub fn hosts_dir(dir: &Path) -> PathBuf {
+    dir.join("hosts")
+}
+
 /// The leases file of the bridge whose state is in `dir`.
 pub fn leases_file(dir: &Path) -> PathBuf {
     dir.join("dnsmasq.leases")
@@ -51,6 +58,7 @@ pub fn command(bridge: &BridgeConfig, dir: &Path) -> Vec<String> {
         "--dhcp-no-override".into(),
         "--dhcp-authoritative".into(),
         format!("--dhcp-leasefile={}", leases_file(dir).display()),
+        format!("--hostsdir={}", hosts_dir(dir).display()),
         "--user=root".into(),
     ];
     if let Some((first, last)) = dhcp_range(bridge) {
@@ -105,8 +113,9 @@ pub fn pid(dir: &Path) -> Option<i32> {
 pub fn start(bridge: &BridgeConfig, dir: &Path) -> io::Result<()> {
     let line = serde_json::to_vec(&command(bridge, dir)).map_err(io::Error::other)?;
     fs::write(dir.join(COMMAND), line)?;
+    fs::create_dir_all(hosts_dir(dir))?;
     let exe = std::env::current_exe()?;
-    let status = Command::new(exe)
+    let status = super::unblocked(&mut Command::new(exe))
         .arg("__net-supervise")
         .arg(dir)
         .stdin(Stdio::null())

@@ -93,7 +93,7 @@ impl Driver for Cni {
             previous = Some(result);
         }
         let result = previous.unwrap_or(Value::Null);
-        let file = result_file(ctx.runtime_dir, &iface.name);
+        let file = result_file(&ctx.runtime_dir(), &iface.name);
         std::fs::write(&file, result.to_string()).map_err(|e| {
             NetworkError::Io(format!("save the CNI result in {}", file.display()), e)
         })?;
@@ -118,7 +118,7 @@ impl Driver for Cni {
                 first_error.get_or_insert(e);
             }
         }
-        let _ = std::fs::remove_file(result_file(ctx.runtime_dir, &iface.name));
+        let _ = std::fs::remove_file(result_file(&ctx.runtime_dir(), &iface.name));
         first_error.map_or(Ok(()), Err)
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, RwLock};
 
 use corral_hooks::InterfacePlan;
@@ -12,6 +12,7 @@ use corral_hooks::InterfacePlan;
 use super::{NetworkError, cni, macvlan, phys, veth};
 use crate::config::BridgeConfig;
 use crate::net::netlink::{Link, Netlink};
+use crate::paths::Paths;
 use crate::stages::PlanError;
 
 /// A kind of interface: how it is planned, created on the host side, and removed.
@@ -124,11 +125,18 @@ pub struct AttachContext<'a> {
     pub netns: BorrowedFd<'a>,
     /// A netlink socket in the host's (the monitor's) network namespace.
     pub host: &'a mut Netlink,
-    /// The container's runtime directory, for what a driver keeps (CNI results).
-    pub runtime_dir: &'a Path,
+    /// The world's directories.
+    pub paths: &'a Paths,
+    /// corral's default bridge.
+    pub bridge: &'a BridgeConfig,
 }
 
 impl AttachContext<'_> {
+    /// The container's runtime directory, for what a driver keeps (CNI results).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.paths.runtime_dir(self.container)
+    }
+
     /// A path to the container's network namespace that outlives its init: the monitor's
     /// own descriptor, as programs like CNI plugins take a path.
     pub fn netns_path(&self) -> String {

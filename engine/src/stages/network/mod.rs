@@ -191,7 +191,8 @@ pub struct Attachment {
     attached: Attached,
     netns: Arc<OwnedFd>,
     container: String,
-    runtime_dir: std::path::PathBuf,
+    paths: Paths,
+    bridge: BridgeConfig,
 }
 
 impl std::fmt::Debug for Attachment {
@@ -212,7 +213,8 @@ impl Attachment {
             container: &self.container,
             netns: self.netns.as_fd(),
             host: &mut host,
-            runtime_dir: &self.runtime_dir,
+            paths: &self.paths,
+            bridge: &self.bridge,
         };
         self.driver.detach(&self.iface, &self.attached, &mut ctx)
     }
@@ -244,7 +246,6 @@ pub fn attach(
         netns::of_process(pid)
             .map_err(|e| NetworkError::Io("open the container's network namespace".into(), e))?,
     );
-    let runtime_dir = paths.runtime_dir(container);
     let mut host = Netlink::open()?;
     for iface in &plan.interfaces {
         let driver = driver::find(&iface.driver)
@@ -253,7 +254,8 @@ pub fn attach(
             container,
             netns: netns.as_fd(),
             host: &mut host,
-            runtime_dir: &runtime_dir,
+            paths,
+            bridge,
         };
         match driver.attach(iface, &mut ctx) {
             Ok(attached) => record(Attachment {
@@ -262,7 +264,8 @@ pub fn attach(
                 attached,
                 netns: Arc::clone(&netns),
                 container: container.to_owned(),
-                runtime_dir: runtime_dir.clone(),
+                paths: paths.clone(),
+                bridge: bridge.clone(),
             }),
             Err(e) => {
                 if let Err(undo) = driver.detach(iface, &Attached::default(), &mut ctx) {

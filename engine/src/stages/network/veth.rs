@@ -12,6 +12,7 @@ use corral_hooks::InterfacePlan;
 use super::NetworkError;
 use super::addressing::{self, check_name};
 use super::driver::{AttachContext, Attached, Driver, PlanContext};
+use crate::net::bridge;
 use crate::net::netlink::VethSpec;
 use crate::stages::PlanError;
 
@@ -68,6 +69,17 @@ impl Driver for Veth {
             bridge,
             mtu: iface.mtu,
         })?;
+        if on_default_bridge(iface, ctx) && !iface.addresses.is_empty() {
+            let addresses: Vec<_> = iface.addresses.iter().map(|c| c.address).collect();
+            bridge::publish_names(
+                ctx.bridge,
+                ctx.paths,
+                &names_entry(iface, ctx),
+                ctx.container,
+                &addresses,
+            )
+            .map_err(|e| NetworkError::Io("publish the container's name to dnsmasq".into(), e))?;
+        }
         Ok(Attached {
             host_index: Some(ctx.host.require(host)?.index),
             data: serde_json::Value::Null,
@@ -80,6 +92,10 @@ impl Driver for Veth {
         attached: &Attached,
         ctx: &mut AttachContext<'_>,
     ) -> Result<(), NetworkError> {
+        if on_default_bridge(iface, ctx) {
+            bridge::withdraw_names(ctx.bridge, ctx.paths, &names_entry(iface, ctx))
+                .map_err(|e| NetworkError::Io("withdraw the container's name".into(), e))?;
+        }
         // Deleting the host end deletes the pair.
         if let (Some(index), Some(host)) = (attached.host_index, &iface.host_name)
             && !addressing::is_generated_host_name(host)
@@ -88,4 +104,13 @@ impl Driver for Veth {
         }
         Ok(())
     }
+}
+
+fn on_default_bridge(iface: &InterfacePlan, ctx: &AttachContext<'_>) -> bool {
+    iface.link.as_deref() == Some(ctx.bridge.name.as_str())
+}
+
+/// The hosts file of one interface of one container, in dnsmasq's directory.
+fn names_entry(iface: &InterfacePlan, ctx: &AttachContext<'_>) -> String {
+    format!("{}.{}", ctx.container, iface.name)
 }
