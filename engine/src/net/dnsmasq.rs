@@ -59,7 +59,6 @@ pub fn command(bridge: &BridgeConfig, dir: &Path) -> Vec<String> {
         "--dhcp-authoritative".into(),
         format!("--dhcp-leasefile={}", leases_file(dir).display()),
         format!("--hostsdir={}", hosts_dir(dir).display()),
-        "--user=root".into(),
     ];
     if let Some((first, last)) = dhcp_range(bridge) {
         args.push(format!("--dhcp-range={first},{last},1h"));

@@ -24,8 +24,8 @@ pub fn within<T>(netns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> io::Result<T> 
     let home = current()?;
     setns(netns, CloneFlags::CLONE_NEWNET)?;
     let result = f();
-    // Failing to come back would leave this thread acting in the container: nothing after
-    // could be trusted, so that is fatal to the caller.
+    // Failing to come back would leave this thread acting in the container: the error
+    // reaches the caller, whose operation fails rather than go on in the wrong place.
     setns(home.as_fd(), CloneFlags::CLONE_NEWNET)?;
     Ok(result)
 }
