@@ -233,19 +233,11 @@ pub fn start(
             }
             Stage::Mounts => ToInit::Mounts(plan.mounts.clone()),
             Stage::Network => {
-                let (corral, pid) = (container.corral(), pid.map_or(0, Pid::as_raw));
+                let (init, net) = (pid.map_or(0, Pid::as_raw), &plan.network);
                 let record = &mut |a| rollback.push(Some(stage), Undo::Network(Box::new(a)));
-                let bridge = &corral.global.network.bridge;
-                stages::network::attach(
-                    &plan.network,
-                    &plan.name,
-                    pid,
-                    &corral.paths,
-                    bridge,
-                    record,
-                )
-                .map_err(|e| fail(e.into()))?;
-                ToInit::Network(plan.network.clone())
+                stages::network::attach(container, net, init, record)
+                    .map_err(|e| fail(e.into()))?;
+                ToInit::Network(net.clone())
             }
             Stage::Security => ToInit::Security(plan.security.clone()),
             Stage::Cgroups => {

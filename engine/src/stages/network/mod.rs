@@ -32,6 +32,7 @@ pub use self::inside::apply;
 use self::driver::{AttachContext, Attached, Driver, PlanContext};
 use super::PlanError;
 use crate::config::{BridgeConfig, ContainerConfig, InterfaceConfig};
+use crate::container::Container;
 use crate::net::bridge::{self, BridgeError};
 use crate::net::netlink::{Netlink, NetlinkError};
 use crate::net::netns;
@@ -229,16 +230,19 @@ impl Attachment {
 /// interface needs it, then creates every interface into the namespace of `pid`. Each one
 /// made goes to `record` at once; a failed one is undone here, half-made as it may be.
 pub fn attach(
+    container: &Container<'_>,
     plan: &NetworkPlan,
-    container: &str,
     pid: i32,
-    paths: &Paths,
-    bridge: &BridgeConfig,
     record: &mut dyn FnMut(Attachment),
 ) -> Result<(), NetworkError> {
     if plan.interfaces.is_empty() {
         return Ok(());
     }
+    let (paths, bridge) = (
+        &container.corral().paths,
+        &container.corral().global.network.bridge,
+    );
+    let container = container.name();
     if plan.default_bridge.is_some() {
         bridge::ensure_up(bridge, paths)?;
     }
