@@ -6,8 +6,11 @@ set -euo pipefail
 
 # busybox-static: the busybox template; debootstrap: the debian template; util-linux:
 # script(1) for terminal tests; procps and iproute2: tools the tests and users reach for;
-# libseccomp-dev: the seccomp compiler the engine links.
-packages=(busybox-static debootstrap util-linux procps iproute2 pkg-config gcc libseccomp-dev)
+# libseccomp-dev: the seccomp compiler the engine links; dnsmasq-base and nftables: the
+# default bridge's DHCP, DNS and NAT; containernetworking-plugins: the cni driver's plugins in
+# /usr/lib/cni; openssh-client: ssh into a container in a test.
+packages=(busybox-static debootstrap util-linux procps iproute2 pkg-config gcc libseccomp-dev
+    dnsmasq-base nftables containernetworking-plugins openssh-client)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

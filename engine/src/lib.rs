@@ -18,6 +18,7 @@ pub mod config;
 pub mod container;
 pub mod lock;
 pub mod monitor;
+pub mod net;
 pub mod netinfo;
 pub mod paths;
 pub mod pipeline;

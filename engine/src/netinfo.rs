@@ -1,8 +1,13 @@
 //! What a running container's network looks like from inside: its addresses and interface
-//! counters, read through `/proc/PID/net` (which shows init's network namespace).
+//! counters, read through `/proc/PID/net` (which shows init's network namespace); and, for
+//! an interface with a host side (a veth), that side's name and counters, as lxc-info shows.
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use corral_hooks::NetworkPlan;
+
+use crate::net::netlink::Netlink;
 
 /// An interface's traffic counters.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -81,6 +86,39 @@ pub fn interfaces(pid: i32) -> Vec<InterfaceStats> {
                 rx_bytes: counters.first().copied().unwrap_or(0),
                 tx_bytes: counters.get(8).copied().unwrap_or(0),
             })
+        })
+        .collect()
+}
+
+/// The container's links as lxc-info shows them: a veth by its host end, with the host end's
+/// counters turned round to the container's view (what the host end received, the container
+/// sent); any other interface by its name inside, with its own counters.
+pub fn links(pid: i32, plan: Option<&NetworkPlan>) -> Vec<InterfaceStats> {
+    let inside = interfaces(pid);
+    let host_ends: Vec<(String, String)> = plan
+        .into_iter()
+        .flat_map(|p| &p.interfaces)
+        .filter(|i| i.driver == "veth")
+        .filter_map(|i| Some((i.name.clone(), i.host_name.clone()?)))
+        .collect();
+    if host_ends.is_empty() {
+        return inside;
+    }
+    let Ok(mut host) = Netlink::open() else {
+        return inside;
+    };
+    inside
+        .into_iter()
+        .map(|stats| {
+            let end = host_ends.iter().find(|(name, _)| *name == stats.name);
+            match end.and_then(|(_, host_name)| host.link(host_name).ok().flatten()) {
+                Some(link) => InterfaceStats {
+                    name: link.name,
+                    rx_bytes: link.rx_tx_bytes.1,
+                    tx_bytes: link.rx_tx_bytes.0,
+                },
+                None => stats,
+            }
         })
         .collect()
 }

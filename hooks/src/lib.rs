@@ -20,7 +20,7 @@ pub use plan::mounts::{
     DeviceNode, DeviceType, FileCreate, MountEntry, MountsPlan, Propagation, RootfsPlan, Symlink,
 };
 pub use plan::namespaces::{NamespaceKind, NamespaceMode, NamespacesPlan};
-pub use plan::network::{NetworkMode, NetworkPlan};
+pub use plan::network::{Cidr, InterfacePlan, MacAddr, MacvlanMode, NetworkMode, NetworkPlan};
 pub use plan::process::ProcessPlan;
 pub use plan::security::{
     CapabilitySets, DeviceKind, DeviceRule, LandlockAccess, LandlockPlan, LandlockRule, LsmPlan,

@@ -10,6 +10,7 @@
     reason = "a test support library: panicking is how a test fails"
 )]
 
+pub mod net;
 mod probe;
 
 pub use probe::probe_bin;

@@ -26,7 +26,9 @@ pub fn run(
         Err(e) => return Err(e.into()),
     };
     let addresses = pid.map(netinfo::addresses).unwrap_or_default();
-    let interfaces = pid.map(netinfo::interfaces).unwrap_or_default();
+    let runtime = corral::runtime::load(&container.runtime_dir());
+    let plan = runtime.as_ref().map(|r| &r.plan.network);
+    let interfaces = pid.map(|p| netinfo::links(p, plan)).unwrap_or_default();
     if json {
         let value = json!({
             "name": container.name(),

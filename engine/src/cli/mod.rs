@@ -5,6 +5,7 @@ mod console;
 mod info;
 mod lifecycle;
 mod ls;
+mod net;
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -262,6 +263,20 @@ pub enum Command {
         #[arg(value_name = "ARGS", num_args = 1..=3, required = true)]
         args: Vec<String>,
     },
+    /// Manage corral's default bridge: its dnsmasq, NAT and IP forwarding
+    #[command(
+        after_help = "The bridge and its subnet come from the global config's [network.bridge];\na container start that needs the bridge brings it up too."
+    )]
+    Net {
+        #[command(subcommand)]
+        action: NetAction,
+    },
+    /// Keep the default bridge's dnsmasq running (used by `corral net up`)
+    #[command(name = "__net-supervise", hide = true)]
+    NetSupervise {
+        /// The bridge's state directory
+        dir: PathBuf,
+    },
     /// Run a container's monitor (used by `corral start`)
     #[command(name = "__monitor", hide = true)]
     MonitorDaemon {
@@ -289,6 +304,25 @@ pub enum Command {
         /// The command the plan runs [default: the config's init.cmd]
         #[arg(last = true, value_name = "CMD")]
         command: Vec<String>,
+    },
+}
+
+/// What `corral net` does.
+#[derive(Debug, Subcommand)]
+pub enum NetAction {
+    /// Bring the bridge up: its address, IP forwarding, NAT and dnsmasq
+    Up,
+    /// Take the bridge down, and all of that with it
+    Down {
+        /// Even if containers' interfaces are still in it
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Show the bridge, dnsmasq, NAT, its ports and the DHCP leases
+    Status {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 

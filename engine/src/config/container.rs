@@ -203,21 +203,77 @@ impl Default for NamespacesConfig {
     }
 }
 
-/// The network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The network: the namespace, and the interfaces in it (LXC's `lxc.net.N.*`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// `empty` (a new network namespace with loopback up) or `none` (the host's network).
+    /// `empty` (a network namespace of its own, with loopback up and the interfaces below)
+    /// or `none` (the host's network, and no interfaces).
     #[serde(rename = "type")]
     pub mode: NetworkMode,
+    /// The interfaces (`[[network.interface]]`), created in order.
+    pub interface: Vec<InterfaceConfig>,
 }
 
 impl Default for NetworkConfig {
     fn default() -> Self {
         NetworkConfig {
             mode: NetworkMode::Empty,
+            interface: Vec::new(),
         }
     }
+}
+
+/// One interface (`[[network.interface]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceConfig {
+    /// The driver: `veth`, `macvlan`, `phys`, `cni`, or one a plugin provides.
+    #[serde(rename = "type")]
+    pub driver: String,
+    /// The name inside the container; `ethN` by default (a `phys` keeps its own).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The veth's host end; derived from the container's name by default.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    /// The bridge of a veth (corral's default bridge when unset), the parent of a macvlan,
+    /// the host interface a `phys` moves in.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// The MTU.
+    #[serde(default)]
+    pub mtu: Option<u32>,
+    /// The hardware address inside; each `x` is a hex digit derived from the container's
+    /// name, so it stays the same at every start (`10:66:6a:xx:xx:xx`).
+    #[serde(default)]
+    pub hwaddr: Option<String>,
+    /// Whether the interface is brought up (LXC's `flags = up`).
+    #[serde(default = "yes")]
+    pub up: bool,
+    /// Static IPv4 addresses, `ADDRESS/PREFIX`.
+    #[serde(default)]
+    pub ipv4: Vec<String>,
+    /// The IPv4 default gateway: an address, or `auto` for the bridge's own address.
+    #[serde(default)]
+    pub ipv4_gateway: Option<String>,
+    /// Static IPv6 addresses, `ADDRESS/PREFIX`.
+    #[serde(default)]
+    pub ipv6: Vec<String>,
+    /// The IPv6 default gateway: an address, or `auto` for the bridge's own address.
+    #[serde(default)]
+    pub ipv6_gateway: Option<String>,
+    /// A macvlan's mode: `private`, `vepa`, `bridge` (the default) or `passthru`.
+    #[serde(default)]
+    pub macvlan_mode: Option<corral_hooks::MacvlanMode>,
+    /// Driver settings: for `cni`, `config` (a `.conflist` or `.conf` file) or `network`
+    /// (the configuration list inline) and `path` (plugin directories).
+    #[serde(default)]
+    pub options: toml::Table,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Capabilities and privileges: everything the security stage enforces.

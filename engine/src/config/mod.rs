@@ -11,11 +11,11 @@ mod values;
 
 pub use container::{
     AutoMounts, AutostartConfig, CgroupConfig, ConsoleConfig, ContainerConfig, InitConfig,
-    LandlockConfig, LandlockMode, LsmConfig, LsmMissing, MountConfig, MountsConfig,
-    NamespacesConfig, NetworkConfig, ProcMount, RlimitValue, RootfsConfig, SeccompConfig,
-    SecurityConfig, SignalsConfig, SysMount,
+    InterfaceConfig, LandlockConfig, LandlockMode, LsmConfig, LsmMissing, MountConfig,
+    MountsConfig, NamespacesConfig, NetworkConfig, ProcMount, RlimitValue, RootfsConfig,
+    SeccompConfig, SecurityConfig, SignalsConfig, SysMount,
 };
 pub use error::ConfigError;
-pub use global::{CgroupDefaults, GlobalConfig, PathsConfig};
+pub use global::{BridgeConfig, CgroupDefaults, GlobalConfig, NetworkDefaults, PathsConfig};
 pub use load::{load_container, load_global};
 pub use values::{ByteSize, Signal};

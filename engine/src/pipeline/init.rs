@@ -104,7 +104,7 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
 }
 
 /// Closes every descriptor but stdio and `keep`: nothing of the host leaks in.
-fn close_other_fds(keep: i32) {
+pub(crate) fn close_other_fds(keep: i32) {
     let keep = keep.cast_unsigned();
     if keep > 3 {
         // SAFETY: close_range only closes descriptors: those between stdio and `keep`.

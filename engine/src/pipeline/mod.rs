@@ -18,6 +18,7 @@ use corral_hooks::{NamespaceKind, Plan, ProcessPlan, Stage};
 use nix::unistd::Pid;
 
 pub use channel::ChannelError;
+pub(crate) use init::close_other_fds;
 pub use init::exec;
 pub use rollback::{Rollback, Undo, pidfd_kill};
 
@@ -38,6 +39,9 @@ pub enum StageFailure {
     /// A cgroup operation.
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    /// Setting up the container's interfaces on the host side.
+    #[error(transparent)]
+    Network(#[from] stages::network::NetworkError),
     /// Talking to init.
     #[error("init stopped answering")]
     Channel(#[from] ChannelError),
@@ -108,7 +112,7 @@ pub fn plan(
     let name = container.name();
     let namespaces = stages::namespaces::plan(config, name)?;
     let mounts = stages::mounts::plan(config, &container.dir(), terminals)?;
-    let network = stages::network::plan(config);
+    let network = stages::network::plan(config, name, &container.corral().global.network.bridge)?;
     let security = stages::security::plan(config, config.init.uid)?;
     let cgroups = cgroups::plan(config, name, &container.corral().global.cgroup.parent);
     cgroups::validate(&cgroups.limits).map_err(|m| PlanError::new("cgroup", m))?;
@@ -237,7 +241,13 @@ pub fn start(
                 ToInit::Namespaces(plan.namespaces.clone())
             }
             Stage::Mounts => ToInit::Mounts(plan.mounts.clone()),
-            Stage::Network => ToInit::Network(plan.network.clone()),
+            Stage::Network => {
+                let (init, net) = (pid.map_or(0, Pid::as_raw), &plan.network);
+                let record = &mut |a| rollback.push(Some(stage), Undo::Network(Box::new(a)));
+                stages::network::attach(container, net, init, record)
+                    .map_err(|e| fail(e.into()))?;
+                ToInit::Network(net.clone())
+            }
             Stage::Security => ToInit::Security(plan.security.clone()),
             Stage::Cgroups => {
                 let cgroup = Cgroup::new(layout, &plan.cgroups.path);

@@ -11,6 +11,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use crate::stages::cgroups::Cgroup;
+use crate::stages::network::Attachment;
 
 /// One change to undo.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub enum Undo {
     Cgroup(Cgroup),
     /// The runtime directory.
     RuntimeDir(PathBuf),
+    /// An interface of the container: remove its host side, or give it back to the host.
+    Network(Box<Attachment>),
 }
 
 /// Changes made so far, each with the stage that made it.
@@ -76,6 +79,12 @@ impl Rollback {
                     let result = cgroup.remove();
                     if let Err(e) = result {
                         tracing::warn!(stage, error = %crate::error_chain(&e), "cannot remove cgroup");
+                    }
+                }
+                Undo::Network(attachment) => {
+                    let name = attachment.name().to_owned();
+                    if let Err(e) = attachment.detach() {
+                        tracing::warn!(stage, interface = %name, error = %crate::error_chain(&e), "cannot remove interface");
                     }
                 }
                 Undo::RuntimeDir(dir) => {

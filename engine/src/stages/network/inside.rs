@@ -1,25 +1,49 @@
-//! The network stage: `empty` gives the container a network namespace with only loopback,
-//! brought up; `none` leaves it on the host's network.
+//! The container side of the stage, in init: loopback, then every interface's hardware
+//! address, MTU, addresses, link state and default routes, from the plan alone (init runs
+//! no driver code).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use corral_hooks::{NetworkMode, NetworkPlan};
+use corral_hooks::{InterfacePlan, NetworkPlan};
 
-use super::OpError;
-use crate::config::ContainerConfig;
-
-/// Builds the stage's plan.
-pub fn plan(config: &ContainerConfig) -> NetworkPlan {
-    NetworkPlan {
-        mode: config.network.mode,
-        loopback_up: config.network.mode == NetworkMode::Empty,
-    }
-}
+use crate::net::netlink::{Netlink, NetlinkError};
+use crate::stages::OpError;
 
 /// Applies the plan inside init, in its network namespace.
 pub fn apply(plan: &NetworkPlan) -> Result<(), OpError> {
     if plan.loopback_up {
         interface_up("lo")?;
+    }
+    let configured: Vec<&InterfacePlan> = plan
+        .interfaces
+        .iter()
+        .filter(|i| i.up || !i.addresses.is_empty() || i.hwaddr.is_some() || i.mtu.is_some())
+        .collect();
+    if configured.is_empty() {
+        return Ok(());
+    }
+    let op = |e: NetlinkError| OpError {
+        operation: e.operation.clone(),
+        errno: e.errno(),
+    };
+    let mut nl = Netlink::open().map_err(op)?;
+    for iface in configured {
+        let link = nl.require(&iface.name).map_err(op)?;
+        nl.configure(link.index, iface.up, iface.mtu, iface.hwaddr.map(|m| m.0))
+            .map_err(op)?;
+        for cidr in &iface.addresses {
+            nl.add_address(link.index, cidr.address, cidr.prefix)
+                .map_err(op)?;
+        }
+        for gateway in [iface.ipv4_gateway, iface.ipv6_gateway]
+            .into_iter()
+            .flatten()
+        {
+            if !iface.addresses.iter().any(|c| c.contains(gateway)) {
+                nl.add_host_route(link.index, gateway).map_err(op)?;
+            }
+            nl.add_default_route(link.index, gateway).map_err(op)?;
+        }
     }
     Ok(())
 }
@@ -27,7 +51,8 @@ pub fn apply(plan: &NetworkPlan) -> Result<(), OpError> {
 /// `IFF_UP` as the `short` that `ifreq` holds.
 const IFF_UP: libc::c_short = 1;
 
-/// Sets `IFF_UP` on an interface of the current network namespace.
+/// Sets `IFF_UP` on an interface of the current network namespace. Loopback is brought up
+/// with an ioctl: a container without interfaces needs no netlink socket.
 fn interface_up(name: &str) -> Result<(), OpError> {
     let fail = |errno: i32| OpError {
         operation: format!("bring {name} up"),
