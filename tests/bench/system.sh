@@ -757,11 +757,12 @@ phase_scale() {
 	scale_fact "ptys in use (kernel.pty.nr)" "$(cat /proc/sys/kernel/pty/nr)"
 	[ "$running" -eq "$count" ] || problem "scale: only $running of $count corral containers are RUNNING"
 
-	say "scale: corral ls -f over $count containers (hyperfine -N); load average: $(loadavg)"
+	say "scale: corral ls -f (and plain ls) over $count containers (hyperfine -N); load average: $(loadavg)"
 	"$corral" ls -f </dev/null >"$out/ls-f-$count.txt" 2>&1 || problem "scale: corral ls -f failed: $(head -1 "$out/ls-f-$count.txt")"
 	scale_fact "corral ls -f lines (header + containers)" "$(wc -l <"$out/ls-f-$count.txt")"
 	hyperfine -N "${runs[@]}" --export-json "$out/ls-corral.json" --export-markdown "$out/ls-corral.md" \
-		--command-name "corral ls -f ($count)" "$(q "$corral") ls -f" &
+		--command-name "corral ls -f ($count)" "$(q "$corral") ls -f" \
+		--command-name "corral ls ($count)" "$(q "$corral") ls" &
 	bg_pid=$!
 	wait "$bg_pid" || problem "scale: hyperfine of corral ls -f failed"
 	bg_pid=""

@@ -165,6 +165,8 @@ if ls_both or ls_corral:
         (a, ra), (b, rb) = ls_both.items()
         print(f"  {b} / {a} = {rb['mean'] / ra['mean']:5.2f}x")
     for name, r in ls_corral.items():
+        if not name.startswith("corral ls -f"):
+            continue
         print(f"  {name}: mean {r['mean']*1e3:.1f} ms, target < 200 ms: "
               f"{target('ls -f under 200 ms', r['mean'] < 0.2)}")
 
