@@ -19,7 +19,8 @@ set -euo pipefail
 usage() {
 	cat <<'EOF'
 usage: tests/bench/system.sh [--quick] [--only PHASE[,PHASE]] [--count N] [--lxc-count N]
-                             [--reps N] [--jobs N] [--veth] [--no-settle] [--check]
+                             [--reps N] [--rounds N] [--jobs N] [--veth] [--no-settle]
+                             [--check]
                              [--out DIR]
 
   --quick          fewer runs and repetitions, --count 100: a fast look
@@ -28,6 +29,8 @@ usage: tests/bench/system.sh [--quick] [--only PHASE[,PHASE]] [--count N] [--lxc
   --count N        scale: corral containers running at once (default 500; --quick: 100)
   --lxc-count N    scale: LXC containers for the memory points and lxc-ls (default 100)
   --reps N         debian: timed boot/stop repetitions per tool (default 5; --quick: 2)
+  --rounds N       cycle: hyperfine runs, each of every command, pooled (default 3 of 50
+                   runs per command; --quick: 1 of 30)
   --jobs N         scale: parallel creates/starts/stops (default 8)
   --veth           cycle: also corral with `[network] type = "veth"` (needs corral's veth
                    network; extra TOML lines for that table from CORRAL_BENCH_VETH_TOML)
@@ -54,6 +57,7 @@ phases=""
 count=""
 lxc_count=100
 reps=""
+rounds=""
 jobs=8
 out=""
 need_arg() { [ "$2" -ge 2 ] || { echo "system.sh: $1 needs a value" >&2; usage >&2; exit 2; }; }
@@ -71,6 +75,8 @@ while [ $# -gt 0 ]; do
 	--lxc-count=*) lxc_count="${1#--lxc-count=}" ;;
 	--reps) need_arg "$1" $#; reps="$2"; shift ;;
 	--reps=*) reps="${1#--reps=}" ;;
+	--rounds) need_arg "$1" $#; rounds="$2"; shift ;;
+	--rounds=*) rounds="${1#--rounds=}" ;;
 	--jobs) need_arg "$1" $#; jobs="$2"; shift ;;
 	--jobs=*) jobs="${1#--jobs=}" ;;
 	--out) need_arg "$1" $#; out="$2"; shift ;;
@@ -93,7 +99,9 @@ for p in "${_p[@]}"; do
 done
 if [ -z "$count" ]; then [ "$quick" -eq 1 ] && count=100 || count=500; fi
 if [ -z "$reps" ]; then [ "$quick" -eq 1 ] && reps=2 || reps=5; fi
-for v in count lxc_count reps jobs; do
+if [ -z "$rounds" ]; then [ "$quick" -eq 1 ] && rounds=1 || rounds=3; fi
+cycle_runs=50 # per round and command, without --quick
+for v in count lxc_count reps rounds jobs; do
 	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "system.sh: --${v/_/-} must be a positive number" >&2; exit 2; }
 done
 [ -n "$out" ] || out="$repo/target/bench/system"
@@ -366,7 +374,7 @@ problem() { printf '%s\n' "$*" >>"$problems"; warn "$*"; }
 	echo "load average at start: $(loadavg)"
 } >"$out/env.txt"
 rm -f "$out"/cycle*.json "$out"/cycle*.md "$out"/race.tsv "$out"/debian.tsv "$out"/memory.tsv \
-	"$out"/ls-*.json "$out"/scale.tsv "$out"/leftovers.txt
+	"$out"/ls-*.json "$out"/ls-*.md "$out"/ls-f-*.txt "$out"/scale.tsv "$out"/leftovers.txt "$out"/summary.txt
 
 # Checks that a busybox container really runs busybox init as PID 1 (or under corral's
 # init), has only lo in its network namespace, and stops with `stop -k`.
@@ -457,24 +465,31 @@ phase_cycle() {
 	"$bin/ctl" corral-stopped cycle
 	"$bin/ctl" lxc-stopped cycle >/dev/null
 
+	# hyperfine runs all of one command's runs before the next command's, so a change in
+	# the machine's other load lands on one tool only: the cycle is timed in --rounds
+	# hyperfine runs (each with every command), pooled by the summary, which also shows
+	# each round's ratio.
 	local runs
-	if [ "$quick" -eq 1 ]; then runs=(--warmup 3 --runs 30); else runs=(--warmup 10 --min-runs 100); fi
-	local c p ctl
+	if [ "$quick" -eq 1 ]; then runs=(--warmup 3 --runs 30); else runs=(--warmup 5 --runs "$cycle_runs"); fi
+	local c p ctl r
 	c="$(q "$corral")" p="$(q "$lxcpath")" ctl="$(q "$bin/ctl")"
-	local hf=(hyperfine --shell=sh "${runs[@]}" --export-json "$out/cycle.json" --export-markdown "$out/cycle.md")
+	local hf
 	add_cmd() { # name command prepare
 		[ "$settle" -eq 1 ] && hf+=(--prepare "$3")
 		hf+=(--command-name "$1" "$2")
 	}
-	add_cmd corral "$c start -n cycle && $c stop -k -n cycle" "$ctl corral-stopped cycle"
-	add_cmd lxc "lxc-start -n cycle -d -P $p && lxc-stop -k -n cycle -P $p" "$ctl lxc-stopped cycle"
-	[ "$veth" -eq 1 ] && add_cmd corral-veth "$c start -n cycle-veth && $c stop -k -n cycle-veth" "$ctl corral-stopped cycle-veth"
-	add_cmd lxc-veth "lxc-start -n cycle-veth -d -P $p && lxc-stop -k -n cycle-veth -P $p" "$ctl lxc-stopped cycle-veth"
-	say "cycle: hyperfine (through sh, whose own start-up hyperfine subtracts); load average: $(loadavg)"
-	"${hf[@]}" &
-	bg_pid=$!
-	wait "$bg_pid" || { bg_pid=""; problem "cycle: hyperfine failed (a start or stop exited non-zero)"; return 0; }
-	bg_pid=""
+	for r in $(seq 1 "$rounds"); do
+		hf=(hyperfine --shell=sh "${runs[@]}" --export-json "$out/cycle-r$r.json" --export-markdown "$out/cycle-r$r.md")
+		add_cmd corral "$c start -n cycle && $c stop -k -n cycle" "$ctl corral-stopped cycle"
+		add_cmd lxc "lxc-start -n cycle -d -P $p && lxc-stop -k -n cycle -P $p" "$ctl lxc-stopped cycle"
+		[ "$veth" -eq 1 ] && add_cmd corral-veth "$c start -n cycle-veth && $c stop -k -n cycle-veth" "$ctl corral-stopped cycle-veth"
+		add_cmd lxc-veth "lxc-start -n cycle-veth -d -P $p && lxc-stop -k -n cycle-veth -P $p" "$ctl lxc-stopped cycle-veth"
+		say "cycle: round $r of $rounds: hyperfine through sh (it subtracts the shell's own start-up); load average: $(loadavg)"
+		"${hf[@]}" &
+		bg_pid=$!
+		wait "$bg_pid" || { bg_pid=""; problem "cycle: hyperfine failed in round $r (a start or stop exited non-zero)"; return 0; }
+		bg_pid=""
+	done
 
 	# The two halves apart, each with the other one as hyperfine's untimed --prepare.
 	hf=(hyperfine -N "${runs[@]}" --export-json "$out/cycle-parts.json" --export-markdown "$out/cycle-parts.md"

@@ -24,6 +24,26 @@ def hyperfine(name):
         return {}
 
 
+def pooled(prefix):
+    """Results of hyperfine runs PREFIX-r1.json, PREFIX-r2.json...: per command, the times of
+    all rounds pooled (mean, stddev, median, min, max recomputed), and each round's results."""
+    rounds = []
+    i = 1
+    while os.path.exists(path(f"{prefix}-r{i}.json")):
+        rounds.append(hyperfine(f"{prefix}-r{i}.json"))
+        i += 1
+    merged = {}
+    for res in rounds:
+        for name, r in res.items():
+            merged.setdefault(name, []).extend(r["times"])
+    out = {}
+    for name, times in merged.items():
+        out[name] = {"mean": statistics.mean(times), "median": statistics.median(times),
+                     "stddev": statistics.stdev(times) if len(times) > 1 else 0.0,
+                     "min": min(times), "max": max(times), "times": times}
+    return out, rounds
+
+
 def target(label, ok):
     if not ok:
         missed.append(label)
@@ -46,13 +66,20 @@ with open(path("env.txt")) as f:
     print(f.read().rstrip())
 
 # ------------------------------------------------------------------ cycle --
-cycle = hyperfine("cycle.json")
+cycle, cycle_rounds = pooled("cycle")
 parts = hyperfine("cycle-parts.json")
 if cycle or os.path.exists(path("race.tsv")):
-    print("\n== cycle: busybox `start -d` + `stop -k`, one hyperfine run (through sh) ==")
+    print(f"\n== cycle: busybox `start -d` + `stop -k` (hyperfine through sh; {len(cycle_rounds)} "
+          "round(s) of one run each with every command, pooled) ==")
     if cycle:
         hf_table(cycle)
-        print("  ratios on means [medians]; LXC's is the slower one when > 1")
+        if len(cycle_rounds) > 1:
+            per = []
+            for res in cycle_rounds:
+                if "lxc" in res and "corral" in res:
+                    per.append(res["lxc"]["mean"] / res["corral"]["mean"])
+            print("  lxc / corral in each round (means): " + ", ".join(f"{x:.2f}x" for x in per))
+        print("  ratios on pooled means [medians]; LXC's is the slower one when > 1")
         if "corral" in cycle and "lxc" in cycle:
             m, md = ratio(cycle, "lxc", "corral")
             print(f"  lxc / corral (both network empty)   = {m:5.2f}x [{md:5.2f}x]  "
