@@ -14,6 +14,15 @@ fn main() -> ExitCode {
     }
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
+        // A reader that went away (`corral ls | head`) is not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::debug!(error = ?e, "command failed");
             eprintln!("corral: error: {e:#}");

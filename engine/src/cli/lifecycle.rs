@@ -57,6 +57,18 @@ pub fn start(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    let keep = theirs.as_raw_fd().cast_unsigned();
+    let close_others = move || {
+        // SAFETY: close_range only closes descriptors, and is async-signal-safe.
+        unsafe { libc::close_range(3, keep - 1, 0) };
+        // SAFETY: as above.
+        unsafe { libc::close_range(keep + 1, u32::MAX, 0) };
+        Ok(())
+    };
+    // SAFETY: between fork and exec only close_range runs: the monitor must hold no
+    // descriptor of its caller's but the status pipe (a pipe its caller reads to the end
+    // would otherwise stay open for the container's whole life).
+    unsafe { cmd.pre_exec(close_others) };
     let mut child = cmd.spawn().context("cannot start the monitor")?;
     drop(theirs);
     // The first monitor process forks the real one and exits at once.

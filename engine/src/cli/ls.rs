@@ -70,9 +70,9 @@ pub fn run(
         );
     }
     let detailed = fancy || json || !filter.groups.is_empty();
+    let usage_wanted = json || columns.iter().any(|c| c == "RAM");
     let mut rows = Vec::new();
-    for name in corral.list()? {
-        let row = describe(corral, &name, detailed)?;
+    for row in describe_all(corral, &corral.list()?, detailed, usage_wanted)? {
         let state = row["state"].as_str().unwrap_or("STOPPED");
         let running = state != State::Stopped.as_str();
         if (filter.running && !running)
@@ -105,17 +105,63 @@ pub fn run(
     Ok(())
 }
 
+/// Describes every container, asking their monitors side by side: one slow monitor must not
+/// make `ls` over hundreds of containers wait for each in turn.
+fn describe_all(
+    corral: &Corral,
+    names: &[String],
+    detailed: bool,
+    usage_wanted: bool,
+) -> anyhow::Result<Vec<Value>> {
+    const WORKERS: usize = 8;
+    let chunk = names.len().div_ceil(WORKERS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|n| describe(corral, n, detailed, usage_wanted))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut rows = Vec::with_capacity(names.len());
+        for worker in workers {
+            rows.extend(
+                worker
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a listing thread failed"))??,
+            );
+        }
+        Ok(rows)
+    })
+}
+
 /// What `ls` knows of one container; cheap when `detailed` is off (a name and a state).
-fn describe(corral: &Corral, name: &str, detailed: bool) -> anyhow::Result<Value> {
+fn describe(
+    corral: &Corral,
+    name: &str,
+    detailed: bool,
+    usage_wanted: bool,
+) -> anyhow::Result<Value> {
     let container = corral.container(name)?;
     let mut row = Map::new();
     row.insert("name".into(), json!(name));
-    let answer = container
-        .client()
-        .and_then(|mut c| c.request(&Request::Info));
-    let (state, pid, usage) = match answer {
-        Ok(Response::Info { state, pid, usage }) => (state, Some(pid), Some(usage)),
-        _ => (container.state(), None, None),
+    // A stopped container holds no lock: it costs no round trip to its (absent) monitor.
+    let (state, pid, usage) = if container.state_is_stopped() {
+        (State::Stopped, None, None)
+    } else {
+        let request = if usage_wanted {
+            Request::Info
+        } else {
+            Request::State
+        };
+        match container.client().and_then(|mut c| c.request(&request)) {
+            Ok(Response::Info { state, pid, usage }) => (state, Some(pid), Some(usage)),
+            Ok(Response::State { state, pid }) => (state, Some(pid), None),
+            _ => (container.state(), None, None),
+        }
     };
     row.insert("state".into(), json!(state));
     if !detailed {
