@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job, end to end: set up, build, create a busybox container, run a command in it
-# through the whole pipeline, show its plan, destroy it. Run as root from the repository.
+# The main job, end to end: set up, build, create a busybox container, show its plan, run a
+# command in it, start it, show it, enter it, stop it, destroy it. Run as root from the
+# repository.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,8 +39,19 @@ echo "== corral execute -n $name -- sh -c '...'"
     echo "/ holds: $(ls / | tr '\n' ' ')"; echo "cgroup: $(head -1 /proc/self/cgroup)"
     ip -o link show | cut -d: -f2'
 
-echo "== corral ls"
-"$corral" ls
+echo "== corral start -n $name   (a system container: busybox init as PID 1, under a monitor)"
+"$corral" start -n "$name"
+echo "== corral info -n $name"
+"$corral" info -n "$name"
+echo "== corral ls -f"
+"$corral" ls -f
+echo "== corral attach -n $name -- ps"
+"$corral" attach -n "$name" -- ps -o pid,args
+echo "== ps: the monitor on the host"
+ps -eo pid,args | grep "\[corral monitor\] $name" | grep -v grep
+echo "== corral stop -n $name"
+"$corral" stop -n "$name"
+"$corral" info -n "$name"
 echo "== corral destroy -n $name"
 "$corral" destroy -n "$name"
 trap - EXIT
