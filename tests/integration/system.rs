@@ -28,6 +28,25 @@ fn monitors(name: &str) -> Vec<i32> {
         .collect()
 }
 
+/// The monitors of `name`, and the processes that will become one: a `corral start` forked
+/// before it was killed execs the monitor a moment later.
+fn starters(name: &str) -> Vec<i32> {
+    let mut pids = monitors(name);
+    pids.extend(
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+                (args.contains(&b"start".as_slice()) && args.contains(&name.as_bytes()))
+                    .then_some(pid)
+            }),
+    );
+    pids
+}
+
 fn info_field(run: &Run, key: &str) -> Option<String> {
     run.stdout.lines().find_map(|l| {
         l.strip_prefix(&format!("{key}:"))
@@ -454,7 +473,7 @@ fn a_killed_cli_leaves_nothing_half_done() {
         loop {
             let state =
                 info_field(&w.corral(&["info", "-n", "halfway"]), "State").unwrap_or_default();
-            if state == "RUNNING" || (state == "STOPPED" && monitors("halfway").is_empty()) {
+            if state == "RUNNING" || (state == "STOPPED" && starters("halfway").is_empty()) {
                 break;
             }
             assert!(Instant::now() < deadline, "still {state} after 10 s");
