@@ -203,6 +203,11 @@ fn start_info_ls_attach_stop() {
     );
 
     w.corral(&["stop", "-n", "sys"]).ok();
+    // `stop` returns once all is cleaned up; the monitor exits right after.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !monitors("sys").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(monitors("sys").is_empty(), "the monitor is gone");
     assert_eq!(
         info_field(&w.corral(&["info", "-n", "sys"]), "State").as_deref(),
@@ -549,6 +554,7 @@ fn fifty_containers_started_and_stopped_concurrently_leak_nothing() {
             );
         }
     }
+    std::thread::sleep(Duration::from_millis(200));
     for name in &names {
         w.assert_clean(name);
         assert!(monitors(name).is_empty());

@@ -237,7 +237,9 @@ impl<'a> Monitor<'a> {
             let Started { pid, mut notify } = started;
             self.set_state(State::Running);
             status.send("RUNNING");
-            trim_memory();
+            if matches!(self.mode, Mode::Start { foreground: false }) {
+                trim_memory();
+            }
             let ended = self.watch(pid, &rollback, &mut notify);
             if self.state != State::Stopping {
                 self.set_state(State::Stopping);

@@ -15,10 +15,7 @@ use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{
-    ForkResult, Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, execve, fork, pipe2, read,
-    setsid, write,
-};
+use nix::unistd::{Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, execve, setsid, write};
 
 use super::channel::{Channel, FromInit, ToInit};
 use crate::stages::cgroups::CgroupView;
@@ -185,41 +182,35 @@ fn enter_cgroup(
     Ok(())
 }
 
-/// Forks and execs the program. A failed exec is reported through a close-on-exec pipe,
-/// so it is told apart from a program that ran and failed.
+/// Starts the program as init's child. The child shares init's memory until it execs
+/// (`CLONE_VM | CLONE_VFORK`, as posix_spawn does): nothing is copied, and a failed exec
+/// leaves its error where init reads it.
 fn spawn(process: &ProcessPlan) -> Result<Pid, OpError> {
-    let (rd, wr) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).op(|| "create the exec pipe".into())?;
     let mut all = SigSet::all();
     all.remove(Signal::SIGKILL);
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None).op(|| "block signals".into())?;
-    // SAFETY: init is single-threaded, so the child may do anything the parent could.
-    match unsafe { fork() }.op(|| "fork the program".into())? {
-        ForkResult::Child => {
-            drop(rd);
-            let errno = exec(process);
-            let _ = write(wr.as_fd(), &(errno as i32).to_ne_bytes());
-            // SAFETY: leave without running the forked image's destructors.
-            unsafe { libc::_exit(127) }
-        }
-        ForkResult::Parent { child } => {
-            drop(wr);
-            let mut buf = [0u8; 4];
-            let n = loop {
-                match read(rd.as_fd(), &mut buf) {
-                    Err(Errno::EINTR) => {}
-                    other => break other.unwrap_or(0),
-                }
-            };
-            if n == 4 {
-                let _ = waitpid(child, None);
-                return Err(exec_error(
-                    process,
-                    Errno::from_raw(i32::from_ne_bytes(buf)),
-                ));
-            }
-            Ok(child)
-        }
+    let mut stack = vec![0u8; 256 * 1024];
+    let mut failed: i32 = 0;
+    let failed_at: *mut i32 = &raw mut failed;
+    let child = Box::new(move || {
+        let errno = exec(process);
+        // SAFETY: the child shares init's memory, and init is suspended until this child
+        // execs or exits: nothing else touches `failed` meanwhile.
+        unsafe { failed_at.write_volatile(errno as i32) };
+        127
+    });
+    let flags = CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK;
+    // SAFETY: the child runs on its own stack, only until it execs or exits, while init
+    // waits (CLONE_VFORK); it calls exec(), which makes system calls and builds C strings.
+    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .op(|| "start the program".into())?;
+    // SAFETY: the child has exec'd or exited: `failed` is ours again.
+    let errno = unsafe { failed_at.read_volatile() };
+    if errno != 0 {
+        let _ = waitpid(pid, None);
+        return Err(exec_error(process, Errno::from_raw(errno)));
     }
+    Ok(pid)
 }
 
 fn exec_error(process: &ProcessPlan, errno: Errno) -> OpError {
