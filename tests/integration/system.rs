@@ -40,8 +40,9 @@ fn starters(name: &str) -> Vec<i32> {
                 let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
                 let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
                 let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-                (args.contains(&b"start".as_slice()) && args.contains(&name.as_bytes()))
-                    .then_some(pid)
+                let starting =
+                    args.contains(&b"start".as_slice()) || args.contains(&b"__monitor".as_slice());
+                (starting && args.contains(&name.as_bytes())).then_some(pid)
             }),
     );
     pids
