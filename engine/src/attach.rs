@@ -170,7 +170,9 @@ fn enter_and_run(
     // SAFETY: still single-threaded; the grandchild execs or exits.
     match unsafe { fork() }.op(|| "fork into the container".into())? {
         ForkResult::Child => {
-            let result = stages::security::apply(&state.plan.security)
+            // Masks, read-only paths and sysctls are init's, in the container's mount
+            // namespace: attaching only restricts itself.
+            let result = stages::security::restrict_process(&state.plan.security)
                 .and_then(|()| stages::security::enter(&state.plan.security, process));
             let errno = match result {
                 // Nobody serves a notify listener for an attached process: its calls fail.

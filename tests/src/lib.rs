@@ -205,6 +205,11 @@ impl World {
                 );
             }
         }
+        let host_masks = host_proc_sys_mounts();
+        assert!(
+            host_masks.is_empty(),
+            "mounts on the host's /proc or /sys leaked: {host_masks:?}"
+        );
         let ls = self.corral(&["ls", "--json"]);
         let list: serde_json::Value = serde_json::from_str(ls.ok()).expect("ls json");
         let running = list
@@ -266,4 +271,20 @@ fn nix_is_root() -> bool {
                 .map(|l| l.split_whitespace().nth(2) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+/// Mounts on top of paths inside the host's `/proc` or `/sys` (besides the cgroup tree): a
+/// container's masks or read-only paths applied in the wrong namespace would show here.
+pub fn host_proc_sys_mounts() -> Vec<String> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4).map(str::to_owned))
+        .filter(|point| {
+            (point.starts_with("/proc/") || point.starts_with("/sys/"))
+                && !point.starts_with("/sys/fs/cgroup")
+                && !point.starts_with("/proc/sys/fs/binfmt_misc")
+                && !point.starts_with("/sys/kernel/")
+        })
+        .collect()
 }

@@ -206,6 +206,17 @@ pub fn start(
     stdio: Option<&OwnedFd>,
     rollback: &mut Rollback,
 ) -> Result<Started, PipelineError> {
+    // Everything init mounts must stay in a namespace of its own, whatever hooks did to the
+    // plan: in the host's, masks and read-only paths would land on the host's /proc.
+    if !plan.namespaces.is_new(NamespaceKind::Mnt) {
+        return Err(PipelineError::Stage {
+            stage: Stage::Namespaces,
+            source: StageFailure::Init(OpError {
+                operation: "run without a mount namespace of its own".into(),
+                errno: libc::EPERM,
+            }),
+        });
+    }
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
     let (ours, theirs) =
         Channel::pair().map_err(|e| PipelineError::stage(Stage::Namespaces)(e.into()))?;

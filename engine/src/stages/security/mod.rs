@@ -71,6 +71,17 @@ pub fn apply(plan: &SecurityPlan) -> Result<(), OpError> {
     Ok(())
 }
 
+/// The part of the first step that concerns only the calling process, not the mounts it
+/// sees: for `corral attach`, which must never mount anything.
+pub fn restrict_process(plan: &SecurityPlan) -> Result<(), OpError> {
+    rlimits::apply(&plan.rlimits)?;
+    caps::shrink_bounding(&plan.capabilities)?;
+    if plan.no_new_privs {
+        nix::sys::prctl::set_no_new_privs().op(|| "set no_new_privs".into())?;
+    }
+    Ok(())
+}
+
 /// The exec gate's step, in init: returns the seccomp listener of `notify` rules, which the
 /// monitor serves ([`answer_notification`]).
 pub fn enter(plan: &SecurityPlan, process: &ProcessPlan) -> Result<Option<OwnedFd>, OpError> {
