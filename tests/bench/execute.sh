@@ -204,11 +204,13 @@ cp -a "$rootfs" "$lxc_path/$lxc_name/rootfs"
 cp -a "$rootfs" "$runc_bundle/rootfs"
 
 # LXC: network type empty (a new netns with only lo), proc and sys mounted like the
-# others, cgroups under our own top-level directory.
+# others, cgroups under our own top-level directory. No console: this host's /dev/pts is a
+# read-only devpts that LXC cannot set a console pty's mode on.
 cat >"$lxc_path/$lxc_name/config" <<EOF
 lxc.uts.name = bench
 lxc.rootfs.path = dir:$lxc_path/$lxc_name/rootfs
 lxc.net.0.type = empty
+lxc.console.path = none
 lxc.mount.auto = proc:mixed sys:mixed
 lxc.cgroup.dir.monitor = $lxc_cg/lxc.monitor
 lxc.cgroup.dir.container = $lxc_cg/lxc.payload
