@@ -23,15 +23,7 @@ pub struct Filter {
     pub groups: Vec<String>,
 }
 
-const DEFAULT_COLUMNS: [&str; 7] = [
-    "NAME",
-    "STATE",
-    "AUTOSTART",
-    "GROUPS",
-    "IPV4",
-    "IPV6",
-    "UNPRIVILEGED",
-];
+/// Every column `--fancy-format` knows, LXC's seven first.
 const ALL_COLUMNS: [&str; 11] = [
     "NAME",
     "STATE",
@@ -45,6 +37,8 @@ const ALL_COLUMNS: [&str; 11] = [
     "SWAP",
     "INTERFACE",
 ];
+/// The columns of `ls -f` without `--fancy-format`: LXC's.
+const DEFAULT_COLUMNS: &[&str] = ALL_COLUMNS.split_at(7).0;
 
 /// Lists the world's containers.
 pub fn run(
