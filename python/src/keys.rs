@@ -822,6 +822,9 @@ mod tests {
             c.get("lxc.net.0.ipv4.address")?,
             Item::List(owned(&["10.0.0.2/24"]))
         );
+        c.clear("lxc.net.0.link")?;
+        assert_eq!(c.get("lxc.net.0.link")?, Item::Text(String::new()));
+        assert_eq!(c.get("lxc.net.0.type")?, Item::Text("veth".into()));
         assert!(c.set("lxc.net.2.type", &owned(&["veth"])).is_err());
         c.set("lxc.net.0.type", &owned(&["none"]))?;
         assert_eq!(c.get("lxc.net.0.type")?, Item::Text("none".into()));

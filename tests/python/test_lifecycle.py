@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 
 import corral
 from conftest import World
@@ -158,4 +159,17 @@ def test_no_zombie_is_left_by_start(world: World) -> None:
     ]
     assert children == []
     c.stop()
+    c.destroy()
+
+
+def test_start_in_the_foreground(world: World) -> None:
+    c = world.container()
+    c.create("busybox")
+    result: list[bool] = []
+    t = threading.Thread(target=lambda: result.append(c.start(daemonize=False)))
+    t.start()
+    assert c.wait("RUNNING", 10)
+    assert c.stop()
+    t.join(20)
+    assert result == [True]
     c.destroy()
