@@ -31,6 +31,26 @@ pub struct MonitorCommand {
     pub log_file: Option<PathBuf>,
 }
 
+impl MonitorCommand {
+    /// The program with the global options that put it in `corral`'s world; the caller
+    /// adds the subcommand.
+    pub fn command(&self, corral: &Corral) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("--root")
+            .arg(&corral.paths.root)
+            .arg("--run-dir")
+            .arg(&corral.paths.run)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--log-level")
+            .arg(&self.log_level);
+        if let Some(file) = &self.log_file {
+            cmd.arg("--log-file").arg(file);
+        }
+        cmd
+    }
+}
+
 /// An error starting a container under a daemon monitor.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -65,19 +85,8 @@ pub fn start_daemon(
     let (status, theirs) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
     // The monitor inherits only its end of the pipe.
     fcntl(&theirs, FcntlArg::F_SETFD(FdFlag::empty())).map_err(|e| spawn_err(e.into()))?;
-    let mut cmd = Command::new(&monitor.program);
-    cmd.arg0(format!("[corral monitor] {name}"))
-        .arg("--root")
-        .arg(&corral.paths.root)
-        .arg("--run-dir")
-        .arg(&corral.paths.run)
-        .arg("--config")
-        .arg(&monitor.config)
-        .arg("--log-level")
-        .arg(&monitor.log_level);
-    if let Some(file) = &monitor.log_file {
-        cmd.arg("--log-file").arg(file);
-    }
+    let mut cmd = monitor.command(corral);
+    cmd.arg0(format!("[corral monitor] {name}"));
     cmd.arg("__monitor")
         .arg(&name)
         .env(STATUS_FD_VAR, theirs.as_raw_fd().to_string())

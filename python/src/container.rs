@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,9 +20,6 @@ use pyo3::types::PyDict;
 
 use crate::errors::Error;
 use crate::keys::{self, Item, LxcConfig};
-
-/// Where the global config is read from unless `CORRAL_CONFIG` says otherwise.
-const DEFAULT_CONFIG: &str = "/etc/corral/corral.toml";
 
 /// A corral world as the package sees it: the engine's, and how to run its monitors.
 #[derive(Debug, Clone)]
@@ -41,7 +37,7 @@ impl World {
         let given = std::env::var_os("CORRAL_CONFIG").map(PathBuf::from);
         let config_file = given
             .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_GLOBAL_CONFIG));
         let global = config::load_global(&config_file, given.is_some())?;
         let root = config_path.or_else(|| std::env::var_os("CORRAL_ROOT").map(PathBuf::from));
         let run = std::env::var_os("CORRAL_RUN_DIR").map(PathBuf::from);
@@ -146,18 +142,6 @@ fn write_table(path: &Path, table: &toml::Table) -> Result<(), Error> {
     let text = toml::to_string(table).map_err(|e| Error::Other(e.to_string()))?;
     std::fs::write(path, text)
         .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))
-}
-
-/// Layers `over` onto `base`: tables merge key by key, other values replace.
-fn merge(base: &mut toml::Table, over: &toml::Table) {
-    for (key, value) in over {
-        match (base.get_mut(key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, value) => {
-                base.insert(key.clone(), value.clone());
-            }
-        }
-    }
 }
 
 fn item_to_py(py: Python<'_>, item: Item) -> PyResult<Py<PyAny>> {
@@ -281,7 +265,7 @@ impl Container {
             templates::create(&container, &source, &args, &|_| {})?;
             if let Some(edited) = edited {
                 let mut table = self.read_table()?;
-                merge(&mut table, edited.table());
+                config::merge(&mut table, edited.table().clone());
                 write_table(&container.config_file(), &table)?;
                 // A bad combination is refused now, with the file and key.
                 container.config()?;
@@ -304,13 +288,8 @@ impl Container {
                 control::start_daemon(&self.world.corral, &container, &monitor)?;
                 return Ok(true);
             }
-            let status = Command::new(&monitor.program)
-                .arg("--root")
-                .arg(&self.world.corral.paths.root)
-                .arg("--run-dir")
-                .arg(&self.world.corral.paths.run)
-                .arg("--config")
-                .arg(&monitor.config)
+            let status = monitor
+                .command(&self.world.corral)
                 .args(["start", "--foreground", &self.name])
                 .status()
                 .map_err(|e| {
