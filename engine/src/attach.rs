@@ -101,7 +101,9 @@ pub fn attach(container: &Container<'_>, options: &AttachOptions) -> Result<i32,
     if let Some(wanted) = options.namespaces {
         flags &= CloneFlags::from_bits_truncate(wanted);
     }
-    // SAFETY: the CLI is single-threaded; the child only makes system calls and execs.
+    // SAFETY: the child only duplicates descriptors, makes system calls, forks and execs or
+    // exits; in a threaded caller (the Python package) it touches no lock another thread
+    // could hold but the allocator's, which glibc resets in a forked child.
     match unsafe { fork() }.map_err(|e| setup("fork")(e.into()))? {
         ForkResult::Child => {
             for (target, fd) in options.stdio.iter().enumerate() {
