@@ -13,6 +13,15 @@ cargo build --workspace --all-targets -q
 echo "== unit and integration tests (this host: $(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup)"
 cargo test --workspace --no-fail-fast
 
+echo "== the Python package: pip install ./python, then pytest against real containers"
+# A venv of the chosen interpreter (CORRAL_PYTHON, python3 by default): the same Python
+# installs the wheel and runs the tests; its monitors are this build's corral.
+venv=target/python-venv
+"${CORRAL_PYTHON:-python3}" -m venv "$venv"
+"$venv/bin/python" -m pip install -q pytest
+"$venv/bin/python" -m pip install -q --force-reinstall ./python
+CORRAL_BIN="$repo/target/debug/corral" "$venv/bin/python" -m pytest -q tests/python
+
 echo "== cgroup v2, for real, in a VM"
 # The integration tests that touch cgroups run again inside the VM, against pure cgroup2.
 bins=$(cargo test -p corral-tests --test execute --test failures --test cgroups --test system --no-run \

@@ -8,9 +8,10 @@ set -euo pipefail
 # script(1) for terminal tests; procps and iproute2: tools the tests and users reach for;
 # libseccomp-dev: the seccomp compiler the engine links; dnsmasq-base and nftables: the
 # default bridge's DHCP, DNS and NAT; containernetworking-plugins: the cni driver's plugins in
-# /usr/lib/cni; openssh-client: ssh into a container in a test.
+# /usr/lib/cni; openssh-client: ssh into a container in a test; python3-dev and python3-venv:
+# the Python package (PyO3 links libpython in the workspace build; its tests run in a venv).
 packages=(busybox-static debootstrap util-linux procps iproute2 pkg-config gcc libseccomp-dev
-    dnsmasq-base nftables containernetworking-plugins openssh-client)
+    dnsmasq-base nftables containernetworking-plugins openssh-client python3-dev python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

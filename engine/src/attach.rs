@@ -4,7 +4,8 @@
 use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
 
 use corral_hooks::{NamespaceKind, ProcessPlan};
 use nix::sched::CloneFlags;
@@ -25,6 +26,16 @@ pub struct AttachOptions {
     pub keep_env: bool,
     /// Extra variables, as `NAME=VALUE`.
     pub set_vars: Vec<String>,
+    /// The user ID to run as, instead of init's.
+    pub uid: Option<u32>,
+    /// The group ID to run as, instead of init's.
+    pub gid: Option<u32>,
+    /// The working directory inside the container, instead of init's.
+    pub cwd: Option<PathBuf>,
+    /// Which of init's namespaces to enter, as `CLONE_NEW*` bits; none enters them all.
+    pub namespaces: Option<i32>,
+    /// Descriptors to use as the command's stdin, stdout and stderr instead of the caller's.
+    pub stdio: [Option<RawFd>; 3],
 }
 
 /// An error attaching.
@@ -76,7 +87,9 @@ pub fn attach(container: &Container<'_>, options: &AttachOptions) -> Result<i32,
         .map_err(|e| io::Error::other(crate::error_chain(&e)))
         .map_err(setup("open the container's cgroup"))?;
     let stdin = io::stdin();
-    let pty = if isatty(stdin.as_fd()).unwrap_or(false) {
+    // Descriptors handed over are used as they are, without a pseudo-terminal.
+    let pty = if options.stdio.iter().all(Option::is_none) && isatty(stdin.as_fd()).unwrap_or(false)
+    {
         Some(
             Pty::open(Some(stdin.as_fd()))
                 .map_err(|e| setup("open a pseudo-terminal")(e.into()))?,
@@ -84,10 +97,24 @@ pub fn attach(container: &Container<'_>, options: &AttachOptions) -> Result<i32,
     } else {
         None
     };
-    let flags = enter_flags(&state);
-    // SAFETY: the CLI is single-threaded; the child only makes system calls and execs.
+    let mut flags = enter_flags(&state);
+    if let Some(wanted) = options.namespaces {
+        flags &= CloneFlags::from_bits_truncate(wanted);
+    }
+    // SAFETY: the child only duplicates descriptors, makes system calls, forks and execs or
+    // exits; in a threaded caller (the Python package) it touches no lock another thread
+    // could hold but the allocator's, which glibc resets in a forked child.
     match unsafe { fork() }.map_err(|e| setup("fork")(e.into()))? {
         ForkResult::Child => {
+            for (target, fd) in options.stdio.iter().enumerate() {
+                if let (Some(fd), Ok(target)) = (fd, RawFd::try_from(target)) {
+                    // SAFETY: dup2 on descriptors the caller handed over; checked below.
+                    if unsafe { libc::dup2(*fd, target) } < 0 {
+                        // SAFETY: leave the forked copy without running its destructors.
+                        unsafe { libc::_exit(125) }
+                    }
+                }
+            }
             let code = match enter_and_run(&pidfd, flags, &join, pty.as_ref(), &state, &process) {
                 Ok(code) => code,
                 Err(e) => {
@@ -239,6 +266,9 @@ fn process_plan(state: &RuntimeState, options: &AttachOptions) -> Result<Process
         env,
         terminal: isatty(io::stdin().as_fd()).unwrap_or(false),
         corral_init: false,
+        uid: options.uid.unwrap_or(base.uid),
+        gid: options.gid.unwrap_or(base.gid),
+        cwd: options.cwd.clone().unwrap_or_else(|| base.cwd.clone()),
         ..base.clone()
     })
 }

@@ -16,6 +16,7 @@
 pub mod attach;
 pub mod config;
 pub mod container;
+pub mod control;
 pub mod lock;
 pub mod monitor;
 pub mod net;

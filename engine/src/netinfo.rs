@@ -27,6 +27,62 @@ pub fn addresses(pid: i32) -> Vec<IpAddr> {
     addrs
 }
 
+/// The addresses of the network namespace of `pid` with the interface each is on, loopback
+/// and link-local left out. An IPv4 address is put on the interface whose connected route
+/// covers it (`/proc/PID/net/route`); one no route covers has an empty name.
+pub fn interface_addresses(pid: i32) -> Vec<(String, IpAddr)> {
+    let routes = ipv4_connected_routes(pid);
+    let mut found: Vec<(String, IpAddr)> = ipv4_addresses(pid)
+        .into_iter()
+        .map(|addr| {
+            let bits = u32::from(addr);
+            let iface = routes
+                .iter()
+                .filter(|(_, dest, mask)| bits & mask == *dest)
+                .max_by_key(|(_, _, mask)| mask.count_ones())
+                .map(|(name, _, _)| name.clone())
+                .unwrap_or_default();
+            (iface, IpAddr::V4(addr))
+        })
+        .collect();
+    if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/if_inet6")) {
+        found.extend(text.lines().filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [hex, _, _, scope, _, name] = fields.as_slice() else {
+                return None;
+            };
+            let addr = Ipv6Addr::from(u128::from_str_radix(hex, 16).ok()?);
+            (*scope == "00" && !addr.is_loopback()).then(|| ((*name).to_owned(), IpAddr::V6(addr)))
+        }));
+    }
+    found
+}
+
+/// The connected (non-default) IPv4 routes: interface, destination and mask, host order.
+fn ipv4_connected_routes(pid: i32) -> Vec<(String, u32, u32)> {
+    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/route")) else {
+        return Vec::new();
+    };
+    // The kernel prints each address as the hex of its in-memory (network order) bytes.
+    let parse = |hex: &str| {
+        u32::from_str_radix(hex, 16)
+            .ok()
+            .map(|v| u32::from_be_bytes(v.to_ne_bytes()))
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (name, dest, mask) = (
+                fields.first()?,
+                parse(fields.get(1)?)?,
+                parse(fields.get(7)?)?,
+            );
+            (mask != 0).then(|| ((*name).to_owned(), dest, mask))
+        })
+        .collect()
+}
+
 /// Local IPv4 addresses, from the routing trie: each `/32 host LOCAL` leaf is one.
 fn ipv4_addresses(pid: i32) -> Vec<Ipv4Addr> {
     let Ok(trie) = fs::read_to_string(format!("/proc/{pid}/net/fib_trie")) else {

@@ -132,6 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 command,
                 keep_env,
                 set_vars: set_var,
+                ..AttachOptions::default()
             };
             let code = attach::attach(&container, &options)?;
             return Ok(u8::try_from(code).unwrap_or(255));

@@ -2,22 +2,17 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use corral::container::{Container, Corral};
-use corral::monitor::{self, ClientError, Event, Mode, Request, Response, State, StopMode};
-use corral::runtime;
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use corral::control::{self, MonitorCommand, STATUS_FD_VAR};
+use corral::monitor::{self, ClientError, Event, Mode, Request, State, StopMode};
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 
 use super::GlobalArgs;
-
-/// The variable that hands the monitor its status pipe.
-const STATUS_FD_VAR: &str = "CORRAL_MONITOR_STATUS_FD";
 
 /// Starts a system container: in the foreground, or under a daemon monitor whose outcome
 /// (RUNNING, or why not) comes back through a pipe.
@@ -27,62 +22,21 @@ pub fn start(
     container: &Container<'_>,
     foreground: bool,
 ) -> anyhow::Result<()> {
-    if !container.exists() {
-        bail!("container {} does not exist", container.name());
-    }
     if foreground {
+        if !container.exists() {
+            bail!("container {} does not exist", container.name());
+        }
         monitor::run(container, Mode::Start { foreground: true }, None)?;
         return Ok(());
     }
-    let (status, theirs) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
-    // The monitor inherits only its end of the pipe.
-    fcntl(&theirs, FcntlArg::F_SETFD(FdFlag::empty())).context("cannot pass the status pipe")?;
-    let exe = std::env::current_exe().context("cannot find the corral binary")?;
-    let mut cmd = Command::new(exe);
-    cmd.arg0(format!("[corral monitor] {}", container.name()))
-        .arg("--root")
-        .arg(&corral.paths.root)
-        .arg("--run-dir")
-        .arg(&corral.paths.run)
-        .arg("--config")
-        .arg(&global.config)
-        .arg("--log-level")
-        .arg(&global.log_level);
-    if let Some(file) = &global.log_file {
-        cmd.arg("--log-file").arg(file);
-    }
-    cmd.arg("__monitor")
-        .arg(container.name())
-        .env(STATUS_FD_VAR, theirs.as_raw_fd().to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let keep = theirs.as_raw_fd().cast_unsigned();
-    let close_others = move || {
-        // SAFETY: close_range only closes descriptors, and is async-signal-safe.
-        unsafe { libc::close_range(3, keep - 1, 0) };
-        // SAFETY: as above.
-        unsafe { libc::close_range(keep + 1, u32::MAX, 0) };
-        Ok(())
+    let monitor = MonitorCommand {
+        program: std::env::current_exe().context("cannot find the corral binary")?,
+        config: global.config.clone(),
+        log_level: global.log_level.clone(),
+        log_file: global.log_file.clone(),
     };
-    // SAFETY: between fork and exec only close_range runs: the monitor must hold no
-    // descriptor of its caller's but the status pipe (a pipe its caller reads to the end
-    // would otherwise stay open for the container's whole life).
-    unsafe { cmd.pre_exec(close_others) };
-    let mut child = cmd.spawn().context("cannot start the monitor")?;
-    drop(theirs);
-    // The first monitor process forks the real one and exits at once.
-    child.wait().context("cannot wait for the monitor")?;
-    let mut answer = String::new();
-    let _ = File::from(status).read_to_string(&mut answer);
-    match answer.lines().next() {
-        Some("RUNNING") => Ok(()),
-        Some(line) => bail!("{}", line.strip_prefix("ERROR ").unwrap_or(line)),
-        None => bail!(
-            "the monitor of {} exited before the container ran",
-            container.name()
-        ),
-    }
+    control::start_daemon(corral, container, &monitor)?;
+    Ok(())
 }
 
 /// The monitor daemon: detaches from the caller, then runs the container.
@@ -122,14 +76,6 @@ pub fn stop(
     kill: bool,
     reboot: bool,
 ) -> anyhow::Result<u8> {
-    let mut client = match container.client() {
-        Ok(client) => client,
-        Err(ClientError::NotRunning(name)) => {
-            eprintln!("corral: container {name} is not running");
-            return Ok(2);
-        }
-        Err(e) => return Err(e.into()),
-    };
     let timeout_secs = u64::try_from(timeout).ok();
     let mode = if kill {
         StopMode::Kill
@@ -138,21 +84,16 @@ pub fn stop(
     } else {
         StopMode::Halt { timeout_secs }
     };
-    match client.request(&Request::Stop(mode)) {
+    let grace = timeout_secs.map(|s| Duration::from_secs(s + 30));
+    match control::stop(container, mode, grace) {
+        Ok(true) => Ok(0),
+        Ok(false) => bail!("container {} did not stop", container.name()),
         Err(ClientError::NotRunning(name)) => {
             eprintln!("corral: container {name} is not running");
-            return Ok(2);
+            Ok(2)
         }
-        result => result?,
-    };
-    if !reboot {
-        // The monitor closes the connection once everything is torn down.
-        let grace = timeout_secs.map(|s| Duration::from_secs(s + 30));
-        if !client.wait_closed(grace)? {
-            bail!("container {} did not stop", container.name());
-        }
+        Err(e) => Err(e.into()),
     }
-    Ok(0)
 }
 
 /// Freezes or thaws a container.
@@ -173,48 +114,12 @@ pub fn wait(container: &Container<'_>, states: &str, timeout: i64) -> anyhow::Re
         .split('|')
         .map(|s| State::parse(s.trim()).with_context(|| format!("`{s}` is not a state")))
         .collect::<anyhow::Result<_>>()?;
-    let deadline = u64::try_from(timeout)
-        .ok()
-        .map(|s| Instant::now() + Duration::from_secs(s));
-    let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-    loop {
-        if left() == Some(Duration::ZERO) {
-            return Ok(1);
-        }
-        let mut client = match container.client() {
-            Ok(client) => client,
-            Err(ClientError::NotRunning(_)) => {
-                // No monitor answers: stopped, or starting (its lock is taken already).
-                if wanted.contains(&container.state()) {
-                    return Ok(0);
-                }
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match client.request(&Request::State) {
-            Ok(Response::State { state, .. }) if wanted.contains(&state) => return Ok(0),
-            Ok(_) => {}
-            Err(ClientError::NotRunning(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-        let mut events = container.client()?;
-        if events.request(&Request::Subscribe).is_err() {
-            continue;
-        }
-        loop {
-            let timeout = left().map(|d| d.max(Duration::from_millis(1)));
-            match events.next_event(timeout) {
-                Ok(Some(Event { state, .. })) if wanted.contains(&state) => return Ok(0),
-                Ok(Some(_)) => {}
-                Ok(None) if wanted.contains(&State::Stopped) => return Ok(0),
-                Ok(None) => break,
-                Err(_) if left() == Some(Duration::ZERO) => return Ok(1),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+    let timeout = u64::try_from(timeout).ok().map(Duration::from_secs);
+    Ok(if control::wait(container, &wanted, timeout)? {
+        0
+    } else {
+        1
+    })
 }
 
 /// Prints state changes as they happen, of one container or of all (also those started
@@ -349,29 +254,11 @@ pub fn cgroup(
     key: &str,
     value: Option<&str>,
 ) -> anyhow::Result<Option<String>> {
-    if key.contains('/') || key.starts_with('.') {
-        bail!("`{key}` is not a cgroup file name");
-    }
-    let state = runtime::load(&container.runtime_dir())
-        .filter(runtime::RuntimeState::init_alive)
-        .with_context(|| format!("container {} is not running", container.name()))?;
-    let dir = state
-        .cgroup
-        .dirs
-        .iter()
-        .find(|d| d.join(key).exists())
-        .with_context(|| format!("container {} has no cgroup file {key}", container.name()))?;
-    let path = dir.join(key);
     match value {
         Some(value) => {
-            std::fs::write(&path, value)
-                .with_context(|| format!("cannot write `{value}` to {}", path.display()))?;
+            control::cgroup_set(container, key, value)?;
             Ok(None)
         }
-        None => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            Ok(Some(text.trim_end().to_owned()))
-        }
+        None => Ok(Some(control::cgroup_get(container, key)?)),
     }
 }

@@ -18,7 +18,7 @@ use corral::pipeline::PipelineError;
 pub use commands::run;
 
 /// Where the global config is read from unless `--config` says otherwise.
-pub const DEFAULT_CONFIG: &str = "/etc/corral/corral.toml";
+pub const DEFAULT_CONFIG: &str = corral::config::DEFAULT_GLOBAL_CONFIG;
 
 /// corral: a Linux container manager. Every container runs through one pipeline of stages
 /// (namespaces, mounts, network, security, cgroups) that plugins and scripts can extend.

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::container::ContainerConfig;
 
+/// Where the global config is read from unless `--config` or `CORRAL_CONFIG` says otherwise.
+pub const DEFAULT_GLOBAL_CONFIG: &str = "/etc/corral/corral.toml";
+
 /// Where corral keeps its state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

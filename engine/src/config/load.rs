@@ -68,7 +68,7 @@ pub(crate) fn parse_container(
 }
 
 /// Layers `over` onto `base`: tables merge key by key, every other value replaces.
-fn merge(base: &mut toml::Table, over: toml::Table) {
+pub fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),

@@ -16,6 +16,7 @@ pub use container::{
     SeccompConfig, SecurityConfig, SignalsConfig, SysMount,
 };
 pub use error::ConfigError;
+pub use global::DEFAULT_GLOBAL_CONFIG;
 pub use global::{BridgeConfig, CgroupDefaults, GlobalConfig, NetworkDefaults, PathsConfig};
-pub use load::{load_container, load_global};
+pub use load::{load_container, load_global, merge};
 pub use values::{ByteSize, Signal};

@@ -1,0 +1,245 @@
+//! Driving a container from another program: starting it under a daemon monitor, waiting
+//! for a state, stopping it, and its cgroup files. The CLI and the Python package share these.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+
+use crate::container::{Container, Corral};
+use crate::monitor::{ClientError, Event, Request, Response, State, StopMode};
+use crate::runtime::{self, RuntimeState};
+
+/// The variable that hands the monitor its status pipe.
+pub const STATUS_FD_VAR: &str = "CORRAL_MONITOR_STATUS_FD";
+
+/// How to run the `corral` program as a container's monitor.
+#[derive(Debug, Clone)]
+pub struct MonitorCommand {
+    /// The `corral` program.
+    pub program: PathBuf,
+    /// The global config file it reads.
+    pub config: PathBuf,
+    /// Its log level (`--log-level`).
+    pub log_level: String,
+    /// Its log file (`--log-file`); none logs to nowhere, as its stderr is closed.
+    pub log_file: Option<PathBuf>,
+}
+
+impl MonitorCommand {
+    /// The program with the global options that put it in `corral`'s world; the caller
+    /// adds the subcommand.
+    pub fn command(&self, corral: &Corral) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("--root")
+            .arg(&corral.paths.root)
+            .arg("--run-dir")
+            .arg(&corral.paths.run)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--log-level")
+            .arg(&self.log_level);
+        if let Some(file) = &self.log_file {
+            cmd.arg("--log-file").arg(file);
+        }
+        cmd
+    }
+}
+
+/// An error starting a container under a daemon monitor.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No container of that name.
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    /// The monitor could not be started.
+    #[error("cannot start the monitor of {0}")]
+    Spawn(String, #[source] io::Error),
+    /// The monitor reported why the container did not start.
+    #[error("{0}")]
+    Failed(String),
+    /// The monitor exited without a word.
+    #[error("the monitor of {0} exited before the container ran")]
+    Vanished(String),
+}
+
+/// Starts `container` under a daemon monitor: `monitor.program __monitor NAME`, a fresh
+/// program image (never a fork of the caller), and waits until it reports RUNNING or why
+/// not. The monitor's first process forks the real one and exits; it is reaped here, so a
+/// long-lived caller is left no zombie.
+pub fn start_daemon(
+    corral: &Corral,
+    container: &Container<'_>,
+    monitor: &MonitorCommand,
+) -> Result<(), StartError> {
+    let name = container.name().to_owned();
+    if !container.exists() {
+        return Err(StartError::NotFound(name));
+    }
+    let spawn_err = |e: io::Error| StartError::Spawn(name.clone(), e);
+    let (status, theirs) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
+    // The monitor inherits only its end of the pipe.
+    fcntl(&theirs, FcntlArg::F_SETFD(FdFlag::empty())).map_err(|e| spawn_err(e.into()))?;
+    let mut cmd = monitor.command(corral);
+    cmd.arg0(format!("[corral monitor] {name}"));
+    cmd.arg("__monitor")
+        .arg(&name)
+        .env(STATUS_FD_VAR, theirs.as_raw_fd().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let keep = theirs.as_raw_fd().cast_unsigned();
+    let close_others = move || {
+        // SAFETY: close_range only closes descriptors, and is async-signal-safe.
+        unsafe { libc::close_range(3, keep - 1, 0) };
+        // SAFETY: as above.
+        unsafe { libc::close_range(keep + 1, u32::MAX, 0) };
+        Ok(())
+    };
+    // SAFETY: between fork and exec only close_range runs: the monitor must hold no
+    // descriptor of its caller's but the status pipe (a pipe its caller reads to the end
+    // would otherwise stay open for the container's whole life).
+    unsafe { cmd.pre_exec(close_others) };
+    let spawned = cmd.spawn();
+    // Our copy of the monitor's end goes, so that the pipe ends when the monitor does.
+    drop(theirs);
+    let mut child = spawned.map_err(spawn_err)?;
+    child.wait().map_err(spawn_err)?;
+    let mut answer = String::new();
+    let _ = File::from(status).read_to_string(&mut answer);
+    match answer.lines().next() {
+        Some("RUNNING") => Ok(()),
+        Some(line) => Err(StartError::Failed(
+            line.strip_prefix("ERROR ").unwrap_or(line).to_owned(),
+        )),
+        None => Err(StartError::Vanished(name)),
+    }
+}
+
+/// Asks the monitor to stop (or reboot) the container. For a halt or a kill, waits until
+/// everything is torn down, for up to `grace` (none: forever); returns false when that time
+/// ran out.
+pub fn stop(
+    container: &Container<'_>,
+    mode: StopMode,
+    grace: Option<Duration>,
+) -> Result<bool, ClientError> {
+    let mut client = container.client()?;
+    client.request(&Request::Stop(mode))?;
+    if mode == StopMode::Reboot {
+        return Ok(true);
+    }
+    // The monitor closes the connection once everything is torn down.
+    client.wait_closed(grace)
+}
+
+/// Waits until the container is in one of `wanted`, for up to `timeout` (none: forever).
+/// Returns false when the time ran out.
+pub fn wait(
+    container: &Container<'_>,
+    wanted: &[State],
+    timeout: Option<Duration>,
+) -> Result<bool, ClientError> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    loop {
+        if left() == Some(Duration::ZERO) {
+            return Ok(false);
+        }
+        let mut client = match container.client() {
+            Ok(client) => client,
+            Err(ClientError::NotRunning(_)) => {
+                // No monitor answers: stopped, or starting (its lock is taken already).
+                if wanted.contains(&container.state()) {
+                    return Ok(true);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match client.request(&Request::State) {
+            Ok(Response::State { state, .. }) if wanted.contains(&state) => return Ok(true),
+            Ok(_) => {}
+            Err(ClientError::NotRunning(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        let mut events = container.client()?;
+        if events.request(&Request::Subscribe).is_err() {
+            continue;
+        }
+        loop {
+            let timeout = left().map(|d| d.max(Duration::from_millis(1)));
+            match events.next_event(timeout) {
+                Ok(Some(Event { state, .. })) if wanted.contains(&state) => return Ok(true),
+                Ok(Some(_)) => {}
+                Ok(None) if wanted.contains(&State::Stopped) => return Ok(true),
+                Ok(None) => break,
+                Err(_) if left() == Some(Duration::ZERO) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// An error reading or writing a cgroup file of a running container.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupItemError {
+    /// The key is not a plain file name.
+    #[error("`{0}` is not a cgroup file name")]
+    BadKey(String),
+    /// The container does not run.
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    /// None of its cgroup directories has that file.
+    #[error("container {0} has no cgroup file {1}")]
+    NoSuchFile(String, String),
+    /// Reading or writing failed.
+    #[error("cannot {0} {1}")]
+    Io(&'static str, String, #[source] io::Error),
+}
+
+/// The cgroup file `key` of the running container, in whichever of its hierarchies has it.
+fn cgroup_file(container: &Container<'_>, key: &str) -> Result<PathBuf, CgroupItemError> {
+    if key.is_empty() || key.contains('/') || key.starts_with('.') {
+        return Err(CgroupItemError::BadKey(key.to_owned()));
+    }
+    let name = container.name().to_owned();
+    let state = runtime::load(&container.runtime_dir())
+        .filter(RuntimeState::init_alive)
+        .ok_or_else(|| CgroupItemError::NotRunning(name.clone()))?;
+    state
+        .cgroup
+        .dirs
+        .iter()
+        .map(|d| d.join(key))
+        .find(|p| p.exists())
+        .ok_or_else(|| CgroupItemError::NoSuchFile(name, key.to_owned()))
+}
+
+/// Reads the cgroup file `key` (`memory.max`, `pids.current`), trailing newlines removed.
+pub fn cgroup_get(container: &Container<'_>, key: &str) -> Result<String, CgroupItemError> {
+    let path = cgroup_file(container, key)?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CgroupItemError::Io("read", display(&path), e))?;
+    Ok(text.trim_end().to_owned())
+}
+
+/// Writes `value` to the cgroup file `key`.
+pub fn cgroup_set(
+    container: &Container<'_>,
+    key: &str,
+    value: &str,
+) -> Result<(), CgroupItemError> {
+    let path = cgroup_file(container, key)?;
+    std::fs::write(&path, value).map_err(|e| CgroupItemError::Io("write", display(&path), e))
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
