@@ -16,12 +16,14 @@
 pub mod attach;
 pub mod config;
 pub mod container;
+pub mod hooks;
 pub mod lock;
 pub mod monitor;
 pub mod net;
 pub mod netinfo;
 pub mod paths;
 pub mod pipeline;
+pub mod plugins;
 pub mod proctitle;
 pub mod runtime;
 pub mod stages;

@@ -35,6 +35,14 @@ pub struct ContainerConfig {
     pub signals: SignalsConfig,
     /// Starting with `corral autostart`.
     pub autostart: AutostartConfig,
+    /// Plugins the container uses, by name: their network drivers, policies and hooks.
+    pub plugins: Vec<String>,
+    /// Policies of those plugins, applied in order to the whole plan as it is built.
+    pub policies: Vec<String>,
+    /// Hooks, in the order they run at each point.
+    pub hooks: Vec<super::HookEntry>,
+    /// LXC-style hook programs, by type.
+    pub hook: super::LxcHooks,
 }
 
 /// The container's init program.

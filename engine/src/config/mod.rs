@@ -6,6 +6,7 @@
 mod container;
 mod error;
 mod global;
+mod hooks;
 mod load;
 mod values;
 
@@ -17,5 +18,6 @@ pub use container::{
 };
 pub use error::ConfigError;
 pub use global::{BridgeConfig, CgroupDefaults, GlobalConfig, NetworkDefaults, PathsConfig};
+pub use hooks::{HookEntry, LxcHooks, PluginsConfig, Timeout};
 pub use load::{load_container, load_global};
 pub use values::{ByteSize, Signal};
