@@ -9,12 +9,14 @@ use corral_hooks::HookPoint;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-/// One `[[hooks]]` entry: a hook point and exactly one of `plugin`, `python`, `program`.
+/// One `[[hooks]]` entry: exactly one of `plugin`, `python`, `program`, and where it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookEntry {
-    /// Where it runs.
-    pub point: HookPoint,
+    /// Where it runs. A program needs one; without it a Python script runs at every point
+    /// it has a function for, and a plugin at every point it asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<HookPoint>,
     /// A plugin named in `plugins`, which handles the hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<String>,

@@ -67,7 +67,7 @@ enum Runner {
 
 struct Hook {
     point: HookPoint,
-    runner: Runner,
+    runner: Arc<Runner>,
     args: Vec<String>,
     timeout: Duration,
     label: String,
@@ -98,27 +98,41 @@ impl HookSet {
         let dirs = plugins::dirs(dirs);
         for (index, entry) in config.hooks.iter().enumerate() {
             let fail = |cause| HookError {
-                point: entry.point,
+                point: entry.point.unwrap_or(HookPoint::PreStart),
                 hook: format!("hooks[{index}]"),
                 cause,
             };
             let (runner, label, mut args) = runner(entry, &config.plugins, &dirs).map_err(fail)?;
             args.extend(entry.args.iter().cloned());
-            set.push(Hook {
-                point: entry.point,
-                runner,
-                args,
-                timeout: entry.timeout.0,
-                label,
-            });
+            let points = match (entry.point, &runner) {
+                (Some(point), _) => vec![point],
+                (None, Runner::Plugin(plugin)) => plugin
+                    .call(&Request::HookPoints { args: args.clone() })
+                    .map_err(|e| fail(e.into()))?,
+                (None, Runner::Program { .. }) => {
+                    return Err(fail(HookFailure::Config(
+                        "a program hook needs a `point`".into(),
+                    )));
+                }
+            };
+            let runner = Arc::new(runner);
+            for point in points {
+                set.push(Hook {
+                    point,
+                    runner: Arc::clone(&runner),
+                    args: args.clone(),
+                    timeout: entry.timeout.0,
+                    label: label.clone(),
+                });
+            }
         }
         for (point, path) in config.hook.entries() {
             set.push(Hook {
                 point,
-                runner: Runner::Program {
+                runner: Arc::new(Runner::Program {
                     path: path.clone(),
                     lxc: true,
-                },
+                }),
                 args: Vec::new(),
                 timeout: crate::config::Timeout::default().0,
                 label: format!("hook.{point} {}", path.display()),
@@ -176,7 +190,7 @@ impl HookSet {
                 cause,
             };
             tracing::debug!(%point, hook = %hook.label, "running hook");
-            let outcome = match &hook.runner {
+            let outcome = match &*hook.runner {
                 Runner::Plugin(plugin) => plugin
                     .call_within::<HookOutcome>(
                         Request::Hook {

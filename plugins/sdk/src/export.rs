@@ -46,7 +46,15 @@ fn handle<P: Plugin>(plugin: &P, bytes: &[u8]) -> Result<Vec<u8>, String> {
         serde_json::from_slice(bytes).map_err(|e| format!("bad request from the engine: {e}"))?;
     match request {
         Request::Describe => Ok(json(&plugin.info())),
-        Request::Hook { context, args, .. } => Ok(json(&plugin.hook(&context, &args)?)),
+        Request::HookPoints { args } => Ok(json(&plugin.hook_points(&args)?)),
+        Request::Hook {
+            context,
+            args,
+            timeout_ms,
+        } => {
+            let timeout = std::time::Duration::from_millis(timeout_ms);
+            Ok(json(&plugin.hook_within(&context, &args, timeout)?))
+        }
         Request::Policy { policy, mut plan } => {
             plugin.policy(&policy, &mut plan)?;
             Ok(json(&plan))

@@ -41,17 +41,36 @@ pub use protocol::{DriverRequest, Info, Request, TemplateRequest};
 #[doc(hidden)]
 pub use export::dispatch;
 
-use corral_hooks::{HookContext, HookOutcome, InterfacePlan, Plan};
+use corral_hooks::{HookContext, HookOutcome, HookPoint, InterfacePlan, Plan};
 
 /// A plugin. Each method answers one kind of [`Request`]; errors are messages for the user.
 pub trait Plugin: Send + Sync + 'static {
     /// What the plugin is and provides.
     fn info(&self) -> Info;
 
+    /// The points a `[[hooks]]` entry without a `point` runs at; every point by default.
+    fn hook_points(&self, args: &[String]) -> Result<Vec<HookPoint>, String> {
+        let _ = args;
+        Ok(HookPoint::ALL.to_vec())
+    }
+
     /// Runs a hook configured with `[[hooks]] plugin = NAME`; `args` are the entry's.
     fn hook(&self, ctx: &HookContext, args: &[String]) -> Result<HookOutcome, String> {
         let _ = args;
         Err(format!("{}: no hooks (at {})", self.info().name, ctx.point))
+    }
+
+    /// Runs a hook that has `timeout` to finish: what the engine calls. By default
+    /// [`Plugin::hook`]; a plugin that can interrupt its own work overrides this, since past
+    /// the timeout (and a grace of half a second) the engine gives up on the call.
+    fn hook_within(
+        &self,
+        ctx: &HookContext,
+        args: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<HookOutcome, String> {
+        let _ = timeout;
+        self.hook(ctx, args)
     }
 
     /// Applies the policy `name` to a whole plan.

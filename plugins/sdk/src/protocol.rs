@@ -62,6 +62,13 @@ pub struct DriverRequest {
 pub enum Request {
     /// Say what you are: answered with [`Info`].
     Describe,
+    /// At which points a `[[hooks]]` entry without a `point` runs: answered with a list of
+    /// [`corral_hooks::HookPoint`]s.
+    HookPoints {
+        /// Arguments from the config entry.
+        #[serde(default)]
+        args: Vec<String>,
+    },
     /// Run a hook: answered with a [`corral_hooks::HookOutcome`].
     Hook {
         /// What the hook sees.
