@@ -51,6 +51,9 @@ pub struct ContainerConfig {
 pub struct InitConfig {
     /// The command and its arguments.
     pub cmd: Vec<String>,
+    /// A program the command (or `execute`'s arguments) is handed to, like an OCI image's
+    /// entrypoint: an application container built around one program.
+    pub entrypoint: Vec<String>,
     /// The working directory inside the container.
     pub cwd: PathBuf,
     /// The user ID init runs as.
@@ -67,6 +70,7 @@ impl Default for InitConfig {
     fn default() -> Self {
         InitConfig {
             cmd: vec!["/sbin/init".to_owned()],
+            entrypoint: Vec::new(),
             cwd: PathBuf::from("/"),
             uid: 0,
             gid: 0,

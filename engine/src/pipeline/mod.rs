@@ -127,11 +127,18 @@ pub fn plan(
             "mounting cgroups needs namespaces.cgroup = \"new\"",
         ));
     }
-    let args = if args.is_empty() {
-        config.init.cmd.clone()
+    let command = if args.is_empty() {
+        &config.init.cmd
     } else {
-        args.to_vec()
+        args
     };
+    let args: Vec<String> = config
+        .init
+        .entrypoint
+        .iter()
+        .chain(command)
+        .cloned()
+        .collect();
     if args.is_empty() {
         return Err(PlanError::new("init.cmd", "no command to run"));
     }
