@@ -128,7 +128,7 @@ fn lockdown_is_planned_and_enforced() {
     let text = out.ok();
     assert!(!text.contains("writable"), "{text}");
     assert!(text.contains("refused"), "{text}");
-    assert_eq!(text.lines().nth(0).map(str::trim), Some("1"), "{text}");
+    assert_eq!(text.lines().next().map(str::trim), Some("1"), "{text}");
     world.assert_clean("l");
     with_top(
         &world,
