@@ -193,9 +193,9 @@ impl HookSet {
             let outcome = match &*hook.runner {
                 Runner::Plugin(plugin) => plugin
                     .call_within::<HookOutcome>(
-                        Request::Hook {
-                            context: Box::new(ctx.clone()),
-                            args: hook.args.clone(),
+                        &HookRequest {
+                            context: ctx,
+                            args: &hook.args,
                             timeout_ms: u64::try_from(hook.timeout.as_millis()).unwrap_or(u64::MAX),
                         },
                         // A runner that can stop its hook (Python) gets the time to say so.
@@ -210,6 +210,16 @@ impl HookSet {
         }
         Ok(())
     }
+}
+
+/// [`Request::Hook`], borrowed: the context, plan included, is serialised in place rather
+/// than copied first.
+#[derive(serde::Serialize)]
+#[serde(tag = "request", rename = "hook")]
+struct HookRequest<'a> {
+    context: &'a HookContext,
+    args: &'a [String],
+    timeout_ms: u64,
 }
 
 /// Takes a hook's outcome into the context.
@@ -302,4 +312,30 @@ pub fn dry_run(hooks: &HookSet, base: &HookContext, plan: &mut Plan) -> Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_borrowed_hook_request_is_what_plugins_read() {
+        let ctx = context(HookPoint::Stop, "c", "/c.toml".into(), "/r".into());
+        let args = vec!["a".to_owned()];
+        let json = serde_json::to_vec(&HookRequest {
+            context: &ctx,
+            args: &args,
+            timeout_ms: 5,
+        })
+        .expect("serialise");
+        let request: Request = serde_json::from_slice(&json).expect("a plugin's request");
+        assert_eq!(
+            request,
+            Request::Hook {
+                context: Box::new(ctx),
+                args,
+                timeout_ms: 5
+            }
+        );
+    }
 }

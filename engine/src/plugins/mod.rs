@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use corral_plugin::abi::{self, Buffer, VTable};
 use corral_plugin::{Info, Request};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use template::PluginTemplate;
@@ -110,16 +111,19 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    /// Sends `request` and decodes the answer.
-    pub fn call<T: DeserializeOwned>(&self, request: &Request) -> Result<T, PluginError> {
-        let name = if self.info.name.is_empty() {
-            self.path.display().to_string()
-        } else {
-            self.info.name.clone()
-        };
-        let bytes = raw_call(self.vtable, request, &name)?;
+    /// Sends `request` (a [`Request`], or a borrowed form of one) and decodes the answer.
+    pub fn call<T: DeserializeOwned>(&self, request: &impl Serialize) -> Result<T, PluginError> {
+        let bytes = serde_json::to_vec(request).map_err(|source| PluginError::BadAnswer {
+            plugin: self.info.name.clone(),
+            source,
+        })?;
+        self.call_bytes(&bytes)
+    }
+
+    fn call_bytes<T: DeserializeOwned>(&self, request: &[u8]) -> Result<T, PluginError> {
+        let bytes = raw_call(self.vtable, request, &self.info.name)?;
         serde_json::from_slice(&bytes).map_err(|source| PluginError::BadAnswer {
-            plugin: name,
+            plugin: self.info.name.clone(),
             source,
         })
     }
@@ -127,15 +131,19 @@ impl Plugin {
     /// Like [`Plugin::call`], on a thread of its own that is abandoned after `timeout`.
     pub fn call_within<T: DeserializeOwned + Send + 'static>(
         self: &Arc<Self>,
-        request: Request,
+        request: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, PluginError> {
+        let bytes = serde_json::to_vec(request).map_err(|source| PluginError::BadAnswer {
+            plugin: self.info.name.clone(),
+            source,
+        })?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let plugin = Arc::clone(self);
         std::thread::Builder::new()
             .name(format!("plugin {}", self.info.name))
             .spawn(move || {
-                let _ = tx.send(plugin.call(&request));
+                let _ = tx.send(plugin.call_bytes(&bytes));
             })
             .map_err(|e| PluginError::Failed {
                 plugin: self.info.name.clone(),
@@ -150,11 +158,7 @@ impl Plugin {
     }
 }
 
-fn raw_call(vtable: &VTable, request: &Request, name: &str) -> Result<Vec<u8>, PluginError> {
-    let req = serde_json::to_vec(request).map_err(|source| PluginError::BadAnswer {
-        plugin: name.to_owned(),
-        source,
-    })?;
+fn raw_call(vtable: &VTable, req: &[u8], name: &str) -> Result<Vec<u8>, PluginError> {
     let mut out = Buffer::EMPTY;
     // SAFETY: `req` is `req.len()` readable bytes and `out` a valid buffer to write, as the
     // ABI asks; the vtable passed the version and size check when it was loaded.
@@ -225,15 +229,14 @@ pub fn load(path: &Path) -> Result<Arc<Plugin>, PluginError> {
             return Err(PluginError::Abi { path, found, size });
         }
     };
-    let info: Info = serde_json::from_slice(&raw_call(
-        vtable,
-        &Request::Describe,
-        &path.display().to_string(),
-    )?)
-    .map_err(|source| PluginError::BadAnswer {
-        plugin: path.display().to_string(),
-        source,
-    })?;
+    let describe = br#"{"request":"describe"}"#;
+    let info: Info =
+        serde_json::from_slice(&raw_call(vtable, describe, &path.display().to_string())?).map_err(
+            |source| PluginError::BadAnswer {
+                plugin: path.display().to_string(),
+                source,
+            },
+        )?;
     let plugin = Arc::new(Plugin {
         info,
         path: path.clone(),
