@@ -1,7 +1,7 @@
 //! Templates build a container's rootfs and the settings its config starts with.
 //!
-//! `corral create -t NAME` looks the template up here; plugins will add their own behind the
-//! same [`Template`] trait.
+//! `corral create -t NAME` looks the template up here, then in the installed plugins, whose
+//! templates come behind the same [`Template`] trait ([`crate::plugins::PluginTemplate`]).
 
 mod busybox;
 mod debian;
