@@ -290,7 +290,7 @@ fn login_shell(state: &RuntimeState, uid: u32) -> String {
         .unwrap_or_else(|| "/bin/sh".to_owned())
 }
 
-fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a PID and flags; the result is checked.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {

@@ -4,9 +4,10 @@ use std::fs;
 use std::io;
 use std::path::PathBuf;
 
-use corral_hooks::Plan;
+use corral_hooks::{HookPoint, Plan};
 
 use crate::config::{self, ConfigError, ContainerConfig, GlobalConfig};
+use crate::hooks::HookSet;
 use crate::lock::{ContainerLock, LockError};
 use crate::monitor::{Client, ClientError, Request, Response, State, StopMode};
 use crate::paths::{self, Paths};
@@ -38,6 +39,9 @@ pub enum ContainerError {
     /// A file operation failed.
     #[error("{0} {1}")]
     Io(&'static str, String, #[source] io::Error),
+    /// A hook failed or refused.
+    #[error(transparent)]
+    Hook(#[from] Box<crate::hooks::HookError>),
 }
 
 /// One corral world: its directories and its global config.
@@ -183,9 +187,46 @@ impl<'a> Container<'a> {
         } else {
             InitMode::Corral
         };
-        pipeline::plan(self, &config, &Terminals::default(), init, args).map_err(|e: PlanError| {
-            ContainerError::Config(ConfigError::invalid(self.config_file(), &e.key, e.message))
-        })
+        let mut plan = pipeline::plan(self, &config, &Terminals::default(), init, args).map_err(
+            |e: PlanError| {
+                ContainerError::Config(ConfigError::invalid(self.config_file(), &e.key, e.message))
+            },
+        )?;
+        // What the start would apply: the before-hooks' changes included.
+        let hooks = HookSet::load(&config, &self.corral.global.plugins).map_err(Box::new)?;
+        let base = self.hook_context(HookPoint::Before(corral_hooks::Stage::Namespaces), &config);
+        crate::hooks::dry_run(&hooks, &base, &mut plan).map_err(Box::new)?;
+        Ok(plan)
+    }
+
+    /// A hook context for `point`, with the container's identity.
+    fn hook_context(
+        &self,
+        point: HookPoint,
+        config: &ContainerConfig,
+    ) -> corral_hooks::HookContext {
+        let rootfs = if config.rootfs.path.is_absolute() {
+            config.rootfs.path.clone()
+        } else {
+            self.dir().join(&config.rootfs.path)
+        };
+        crate::hooks::context(point, &self.name, self.config_file(), rootfs)
+    }
+
+    /// Runs the hooks of a CLI-side point (`create`, `destroy`).
+    /// A container whose config no longer loads has no hooks to run: it can still be
+    /// destroyed.
+    pub fn run_hooks(&self, point: HookPoint) -> Result<(), ContainerError> {
+        let Ok(config) = self.config() else {
+            return Ok(());
+        };
+        let hooks = HookSet::load(&config, &self.corral.global.plugins).map_err(Box::new)?;
+        if hooks.fires(point) {
+            hooks
+                .run(&mut self.hook_context(point, &config))
+                .map_err(Box::new)?;
+        }
+        Ok(())
     }
 
     /// The runtime directory, present while it runs.
@@ -219,6 +260,8 @@ impl<'a> Container<'a> {
             }
             Err(e) => return Err(e),
         };
+        // LXC runs destroy hooks before the storage goes; a failing one keeps it.
+        self.run_hooks(HookPoint::Destroy)?;
         let dir = self.dir();
         fs::remove_dir_all(&dir)
             .map_err(|e| ContainerError::Io("cannot remove", dir.display().to_string(), e))?;

@@ -41,6 +41,15 @@ pub fn corral_bin() -> PathBuf {
     bin
 }
 
+/// Where cargo puts the plugins built with the tests (`target/<profile>`), which every
+/// world's commands search first.
+pub fn plugin_dir() -> PathBuf {
+    corral_bin()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
 /// A private corral world.
 pub struct World {
     dir: tempfile::TempDir,
@@ -103,6 +112,11 @@ impl World {
         World { dir, cgroup_parent }
     }
 
+    /// The world's own directory, for files tests keep next to it.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The root directory of configs and root filesystems.
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("root")
@@ -119,6 +133,7 @@ impl World {
         cmd.env("CORRAL_ROOT", self.root())
             .env("CORRAL_RUN_DIR", self.run_dir())
             .env("CORRAL_CONFIG", self.dir.path().join("global.toml"))
+            .env("CORRAL_PLUGIN_PATH", plugin_dir())
             .env_remove("CORRAL_LOG")
             .stdin(Stdio::null());
         cmd

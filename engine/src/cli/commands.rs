@@ -9,7 +9,7 @@ use corral::container::Corral;
 use corral::monitor::{self, Mode};
 use corral::templates::{self, Source};
 
-use super::{Cli, Command, PlanFormat, console, info, lifecycle, ls, net};
+use super::{Cli, Command, PlanFormat, console, info, lifecycle, ls, net, plugins};
 
 /// Runs the command line and returns the exit status.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -187,6 +187,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             }
         }
         Command::Net { action } => net::run(&corral, &action, &mut stdout)?,
+        Command::Plugins => plugins::list(&corral, &mut stdout)?,
         Command::NetSupervise { dir } => corral::net::dnsmasq::supervise(&dir)?,
         Command::MonitorDaemon { name } => {
             let container = corral.container(&name)?;

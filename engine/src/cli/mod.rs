@@ -6,6 +6,7 @@ mod info;
 mod lifecycle;
 mod ls;
 mod net;
+mod plugins;
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -271,6 +272,11 @@ pub enum Command {
         #[command(subcommand)]
         action: NetAction,
     },
+    /// List the installed plugins: their versions and what each provides
+    #[command(
+        after_help = "Plugins are found in $CORRAL_PLUGIN_PATH, then the global config's [plugins] dirs\n(default /usr/lib/corral/plugins)."
+    )]
+    Plugins,
     /// Keep the default bridge's dnsmasq running (used by `corral net up`)
     #[command(name = "__net-supervise", hide = true)]
     NetSupervise {

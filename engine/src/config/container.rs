@@ -35,6 +35,14 @@ pub struct ContainerConfig {
     pub signals: SignalsConfig,
     /// Starting with `corral autostart`.
     pub autostart: AutostartConfig,
+    /// Plugins the container uses, by name: their network drivers, policies and hooks.
+    pub plugins: Vec<String>,
+    /// Policies of those plugins, applied in order to the whole plan as it is built.
+    pub policies: Vec<String>,
+    /// Hooks, in the order they run at each point.
+    pub hooks: Vec<super::HookEntry>,
+    /// LXC-style hook programs, by type.
+    pub hook: super::LxcHooks,
 }
 
 /// The container's init program.
@@ -43,6 +51,9 @@ pub struct ContainerConfig {
 pub struct InitConfig {
     /// The command and its arguments.
     pub cmd: Vec<String>,
+    /// A program the command (or `execute`'s arguments) is handed to, like an OCI image's
+    /// entrypoint: an application container built around one program.
+    pub entrypoint: Vec<String>,
     /// The working directory inside the container.
     pub cwd: PathBuf,
     /// The user ID init runs as.
@@ -59,6 +70,7 @@ impl Default for InitConfig {
     fn default() -> Self {
         InitConfig {
             cmd: vec!["/sbin/init".to_owned()],
+            entrypoint: Vec::new(),
             cwd: PathBuf::from("/"),
             uid: 0,
             gid: 0,

@@ -104,6 +104,8 @@ pub struct GlobalConfig {
     pub cgroup: CgroupDefaults,
     /// The default bridge.
     pub network: NetworkDefaults,
+    /// Where plugins are found.
+    pub plugins: super::PluginsConfig,
     /// Container settings layered under every container's own config.
     pub defaults: ContainerConfig,
     /// The `[defaults]` table as written, for layering key by key.

@@ -6,6 +6,7 @@
 mod container;
 mod error;
 mod global;
+mod hooks;
 mod load;
 mod values;
 
@@ -18,5 +19,6 @@ pub use container::{
 pub use error::ConfigError;
 pub use global::DEFAULT_GLOBAL_CONFIG;
 pub use global::{BridgeConfig, CgroupDefaults, GlobalConfig, NetworkDefaults, PathsConfig};
+pub use hooks::{HookEntry, LxcHooks, PluginsConfig, Timeout};
 pub use load::{load_container, load_global, merge};
 pub use values::{ByteSize, Signal};

@@ -31,6 +31,7 @@ use self::console::Terminals;
 use self::server::{Incoming, Role, Server};
 use crate::config::ContainerConfig;
 use crate::container::{Container, ContainerError};
+use crate::hooks::HookSet;
 use crate::lock::LockError;
 use crate::pipeline::{self, InitMode, PipelineError, Rollback, Started};
 use crate::runtime;
@@ -230,7 +231,7 @@ impl<'a> Monitor<'a> {
     fn life(&mut self, status: &mut StatusPipe) -> Result<i32, MonitorError> {
         let result = loop {
             self.set_state(State::Starting);
-            let (rollback, started) = match self.boot() {
+            let (rollback, started, hooks, mut plan) = match self.boot() {
                 Ok(booted) => booted,
                 Err(e) => break Err(e),
             };
@@ -247,10 +248,21 @@ impl<'a> Monitor<'a> {
             if let Some(cgroup) = rollback.cgroup() {
                 tracing::info!(container = self.container.name(), usage = ?cgroup.usage(), "container ended");
             }
-            rollback.undo();
             // A reboot in a PID namespace ends its init with SIGHUP.
             let rebooting =
                 self.reboot || ended == WaitStatus::Signaled(pid, Signal::SIGHUP, false);
+            let target = Some(if rebooting { "reboot" } else { "stop" });
+            let end_hook = |point, plan: &mut Plan| {
+                let all = &corral_hooks::Stage::ALL;
+                let pid = Some(pid.as_raw());
+                // As in LXC, a failing stop hook is reported and changes nothing.
+                if let Err(e) = hooks.fire(point, self.container, plan, pid, all, target) {
+                    tracing::error!(error = %crate::error_chain(&e), "hook failed");
+                }
+            };
+            end_hook(corral_hooks::HookPoint::Stop, &mut plan);
+            rollback.undo();
+            end_hook(corral_hooks::HookPoint::PostStop, &mut plan);
             if rebooting && matches!(self.mode, Mode::Start { .. }) {
                 self.reboot = false;
                 self.stopping = None;
@@ -270,9 +282,12 @@ impl<'a> Monitor<'a> {
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
     }
 
-    /// Plans and applies every stage. On failure, what was done is undone.
-    fn boot(&mut self) -> Result<(Rollback, Started), MonitorError> {
+    /// Plans and applies every stage, running the hooks. On failure, what was done is
+    /// undone. Returns the plan as applied, with the hooks that run when it ends.
+    fn boot(&mut self) -> Result<(Rollback, Started, HookSet, Plan), MonitorError> {
         let config = self.container.config()?;
+        let hooks = HookSet::load(&config, &self.container.corral().global.plugins)
+            .map_err(PipelineError::Hook)?;
         let (init, args) = match &self.mode {
             Mode::Execute { args } => (InitMode::Corral, args.clone()),
             Mode::Start { .. } => (InitMode::Program, Vec::new()),
@@ -282,7 +297,7 @@ impl<'a> Monitor<'a> {
             .as_ref()
             .map(Terminals::paths)
             .unwrap_or_default();
-        let plan = pipeline::plan_for(self.container, &config, &paths, init, &args)?;
+        let mut plan = pipeline::plan_for(self.container, &config, &paths, init, &args)?;
         self.halt_signal = halt_signal(&config, &plan);
         let layout = Layout::detect().map_err(|e| PipelineError::Stage {
             stage: corral_hooks::Stage::Cgroups,
@@ -290,8 +305,15 @@ impl<'a> Monitor<'a> {
         })?;
         let mut rollback = Rollback::default();
         let stdio = self.terminals.as_ref().and_then(Terminals::console_slave);
-        match pipeline::start(self.container, &plan, &layout, stdio, &mut rollback) {
-            Ok(started) => Ok((rollback, started)),
+        match pipeline::start(
+            self.container,
+            &mut plan,
+            &hooks,
+            &layout,
+            stdio,
+            &mut rollback,
+        ) {
+            Ok(started) => Ok((rollback, started, hooks, plan)),
             Err(e) => {
                 self.set_state(State::Aborting);
                 rollback.undo();

@@ -14,7 +14,7 @@ mod rollback;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use corral_hooks::{NamespaceKind, Plan, ProcessPlan, Stage};
+use corral_hooks::{HookPoint, NamespaceKind, Plan, ProcessPlan, Stage};
 use nix::unistd::Pid;
 
 pub use channel::ChannelError;
@@ -26,6 +26,7 @@ use self::channel::{Channel, FromInit, ToInit};
 use self::clone::Forked;
 use crate::config::ContainerConfig;
 use crate::container::{Container, ContainerError};
+use crate::hooks::{HookError, HookSet};
 use crate::runtime;
 use crate::stages::cgroups::{self, Cgroup, CgroupError, Layout};
 use crate::stages::{self, OpError, PlanError};
@@ -71,6 +72,9 @@ pub enum PipelineError {
     /// The program could not be executed.
     #[error("cannot start the container's program")]
     Exec(#[source] OpError),
+    /// A hook failed or refused; everything done so far was undone.
+    #[error(transparent)]
+    Hook(#[from] HookError),
 }
 
 impl PipelineError {
@@ -110,6 +114,7 @@ pub fn plan(
     args: &[String],
 ) -> Result<Plan, PlanError> {
     let name = container.name();
+    let plugins = crate::plugins::for_plan(config, &container.corral().global.plugins)?;
     let namespaces = stages::namespaces::plan(config, name)?;
     let mounts = stages::mounts::plan(config, &container.dir(), terminals)?;
     let network = stages::network::plan(config, name, &container.corral().global.network.bridge)?;
@@ -122,11 +127,18 @@ pub fn plan(
             "mounting cgroups needs namespaces.cgroup = \"new\"",
         ));
     }
-    let args = if args.is_empty() {
-        config.init.cmd.clone()
+    let command = if args.is_empty() {
+        &config.init.cmd
     } else {
-        args.to_vec()
+        args
     };
+    let args: Vec<String> = config
+        .init
+        .entrypoint
+        .iter()
+        .chain(command)
+        .cloned()
+        .collect();
     if args.is_empty() {
         return Err(PlanError::new("init.cmd", "no command to run"));
     }
@@ -161,7 +173,7 @@ pub fn plan(
         terminal: terminals.console.is_some(),
         corral_init: init == InitMode::Corral,
     };
-    Ok(Plan {
+    let plan = Plan {
         name: name.to_owned(),
         namespaces,
         mounts,
@@ -169,7 +181,8 @@ pub fn plan(
         security,
         cgroups,
         process,
-    })
+    };
+    crate::plugins::apply_policies(&plugins, &config.policies, plan)
 }
 
 /// Builds the plan, naming the config file in errors.
@@ -198,10 +211,12 @@ pub struct Started {
 /// Applies every stage in order, then passes the exec gate: the container runs when this
 /// returns. Every change to the host is recorded in `rollback`, which the
 /// caller undoes when the container ends or when this fails. `stdio` becomes init's
-/// standard input, output and error (the console), if given.
+/// standard input, output and error (the console), if given. `hooks` run at the points of
+/// [`HookPoint::START`], here in the monitor; before-hooks' changes land in `plan`.
 pub fn start(
     container: &Container<'_>,
-    plan: &Plan,
+    plan: &mut Plan,
+    hooks: &HookSet,
     layout: &Layout,
     stdio: Option<&OwnedFd>,
     rollback: &mut Rollback,
@@ -222,7 +237,11 @@ pub fn start(
         Channel::pair().map_err(|e| PipelineError::stage(Stage::Namespaces)(e.into()))?;
     let mut init_end = Some(theirs);
     let mut pid = None;
-    for stage in Stage::ALL {
+    let raw = |pid: Option<Pid>| pid.map(Pid::as_raw);
+    hooks.fire(HookPoint::PreStart, container, plan, None, &[], None)?;
+    for (done, stage) in Stage::ALL.into_iter().enumerate() {
+        let before = HookPoint::Before(stage);
+        hooks.fire(before, container, plan, raw(pid), &Stage::ALL[..done], None)?;
         let fail = PipelineError::stage(stage);
         let message = match stage {
             Stage::Namespaces => {
@@ -249,17 +268,17 @@ pub fn start(
                 }
                 // Init's end must close when init execs or dies: no copy stays here.
                 drop(init_end.take());
-                ToInit::Namespaces(plan.namespaces.clone())
+                Some(ToInit::Namespaces(plan.namespaces.clone()))
             }
-            Stage::Mounts => ToInit::Mounts(plan.mounts.clone()),
+            Stage::Mounts => Some(ToInit::Mounts(plan.mounts.clone())),
             Stage::Network => {
                 let (init, net) = (pid.map_or(0, Pid::as_raw), &plan.network);
                 let record = &mut |a| rollback.push(Some(stage), Undo::Network(Box::new(a)));
                 stages::network::attach(container, net, init, record)
                     .map_err(|e| fail(e.into()))?;
-                ToInit::Network(net.clone())
+                Some(ToInit::Network(net.clone()))
             }
-            Stage::Security => ToInit::Security(plan.security.clone()),
+            Stage::Security => Some(ToInit::Security(plan.security.clone())),
             Stage::Cgroups => {
                 let cgroup = Cgroup::new(layout, &plan.cgroups.path);
                 // Recorded before anything exists, so a monitor killed halfway is cleaned up.
@@ -286,13 +305,20 @@ pub fn start(
                 ours.send_with_fds(&message, &fds)
                     .map_err(|e| PipelineError::stage(stage)(e.into()))?;
                 expect_done(&ours, stage)?;
-                continue;
+                None
             }
         };
-        tracing::debug!(%stage, "applying");
-        ours.send(&message)
-            .map_err(|e| PipelineError::stage(stage)(e.into()))?;
-        expect_done(&ours, stage)?;
+        if let Some(message) = message {
+            tracing::debug!(%stage, "applying");
+            ours.send(&message)
+                .map_err(|e| PipelineError::stage(stage)(e.into()))?;
+            expect_done(&ours, stage)?;
+        }
+        let after = HookPoint::After(stage);
+        hooks.fire(after, container, plan, raw(pid), &Stage::ALL[..=done], None)?;
+    }
+    for point in [HookPoint::StartHost, HookPoint::Start] {
+        hooks.fire(point, container, plan, raw(pid), &Stage::ALL, None)?;
     }
     ours.send(&ToInit::Exec {
         process: plan.process.clone(),

@@ -1,7 +1,7 @@
 //! Templates build a container's rootfs and the settings its config starts with.
 //!
-//! `corral create -t NAME` looks the template up here; plugins will add their own behind the
-//! same [`Template`] trait.
+//! `corral create -t NAME` looks the template up here, then in the installed plugins, whose
+//! templates come behind the same [`Template`] trait ([`crate::plugins::PluginTemplate`]).
 
 mod busybox;
 mod debian;
@@ -159,10 +159,13 @@ pub fn create(
         Source::Template(t) => {
             let all = builtin();
             let names: Vec<&str> = all.iter().map(|t| t.name()).collect();
-            let found = all.into_iter().find(|x| x.name() == t);
-            Some(found.ok_or_else(|| {
-                TemplateError::Unknown(t.clone(), format!("none, {}", names.join(", ")))
-            })?)
+            let names = format!("none, {}, or a plugin's", names.join(", "));
+            let found = all.into_iter().find(|x| x.name() == t).or_else(|| {
+                let dirs = crate::plugins::dirs(&container.corral().global.plugins);
+                crate::plugins::PluginTemplate::find(t, &dirs)
+                    .map(|p| Box::new(p) as Box<dyn Template>)
+            });
+            Some(found.ok_or_else(|| TemplateError::Unknown(t.clone(), names))?)
         }
         Source::Existing(_) => None,
     };
@@ -211,6 +214,7 @@ pub fn create(
         write_config(&container.config_file(), &settings, source)?;
         // A template must not leave a config that cannot start.
         config::load_container(&container.config_file(), &toml::Table::new())?;
+        container.run_hooks(corral_hooks::HookPoint::Create)?;
         Ok(())
     })();
     if result.is_err() {

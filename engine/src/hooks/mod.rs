@@ -1,0 +1,341 @@
+//! Running a container's hooks: `[[hooks]]` entries (plugins, Python scripts, programs) and
+//! LXC-style `[hook]` programs, at the points of [`HookPoint`].
+//!
+//! A [`HookSet`] is built once per start from the config, loading the plugins it names
+//! before init is cloned. With no hooks configured it is empty and every point costs one
+//! bit test.
+
+mod program;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_hooks::{HookContext, HookOutcome, HookPoint, Plan};
+use corral_plugin::Request;
+
+use crate::config::{ContainerConfig, HookEntry, PluginsConfig};
+use crate::container::Container;
+use crate::plugins::{self, Plugin, PluginError};
+
+/// The plugin that runs Python hooks (`plugins/python-hooks`).
+const PYTHON_PLUGIN: &str = "python-hooks";
+
+/// A hook that failed, refused or timed out, at a point.
+#[derive(Debug, thiserror::Error)]
+#[error("hook {point} ({hook})")]
+pub struct HookError {
+    /// Where.
+    pub point: HookPoint,
+    /// Which hook, as the config names it.
+    pub hook: String,
+    /// Why.
+    #[source]
+    pub cause: HookFailure,
+}
+
+/// Why a hook failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HookFailure {
+    /// A `[[hooks]]` entry is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// Its plugin could not be loaded, failed, panicked or timed out.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// Its program could not be run.
+    #[error("cannot run it")]
+    Spawn(#[source] std::io::Error),
+    /// Its program failed.
+    #[error("{0}")]
+    Exit(String),
+    /// It ran past its timeout and was killed.
+    #[error("killed after its timeout of {0:?}")]
+    Timeout(Duration),
+    /// It refused.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Its answer is not a hook outcome.
+    #[error("bad answer: {0}")]
+    BadAnswer(String),
+}
+
+enum Runner {
+    Plugin(Arc<Plugin>),
+    Program { path: PathBuf, lxc: bool },
+}
+
+struct Hook {
+    point: HookPoint,
+    runner: Arc<Runner>,
+    args: Vec<String>,
+    timeout: Duration,
+    label: String,
+}
+
+/// The hooks of one container, in the order they run at each point.
+#[derive(Default)]
+pub struct HookSet {
+    hooks: Vec<Hook>,
+    points: u32,
+}
+
+impl std::fmt::Debug for HookSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let labels: Vec<_> = self.hooks.iter().map(|h| (h.point, &h.label)).collect();
+        f.debug_struct("HookSet").field("hooks", &labels).finish()
+    }
+}
+
+impl HookSet {
+    /// Builds the hooks `config` names, loading the plugins it uses (and, for a Python
+    /// hook, the Python runner). A container without hooks loads nothing.
+    pub fn load(config: &ContainerConfig, dirs: &PluginsConfig) -> Result<HookSet, HookError> {
+        let mut set = HookSet::default();
+        if config.hooks.is_empty() && config.hook == Default::default() {
+            return Ok(set);
+        }
+        let dirs = plugins::dirs(dirs);
+        for (index, entry) in config.hooks.iter().enumerate() {
+            let fail = |cause| HookError {
+                point: entry.point.unwrap_or(HookPoint::PreStart),
+                hook: format!("hooks[{index}]"),
+                cause,
+            };
+            let (runner, label, mut args) = runner(entry, &config.plugins, &dirs).map_err(fail)?;
+            args.extend(entry.args.iter().cloned());
+            let points = match (entry.point, &runner) {
+                (Some(point), _) => vec![point],
+                (None, Runner::Plugin(plugin)) => plugin
+                    .call(&Request::HookPoints { args: args.clone() })
+                    .map_err(|e| fail(e.into()))?,
+                (None, Runner::Program { .. }) => {
+                    return Err(fail(HookFailure::Config(
+                        "a program hook needs a `point`".into(),
+                    )));
+                }
+            };
+            let runner = Arc::new(runner);
+            for point in points {
+                set.push(Hook {
+                    point,
+                    runner: Arc::clone(&runner),
+                    args: args.clone(),
+                    timeout: entry.timeout.0,
+                    label: label.clone(),
+                });
+            }
+        }
+        for (point, path) in config.hook.entries() {
+            set.push(Hook {
+                point,
+                runner: Arc::new(Runner::Program {
+                    path: path.clone(),
+                    lxc: true,
+                }),
+                args: Vec::new(),
+                timeout: crate::config::Timeout::default().0,
+                label: format!("hook.{point} {}", path.display()),
+            });
+        }
+        Ok(set)
+    }
+
+    fn push(&mut self, hook: Hook) {
+        self.points |= 1 << hook.point.index();
+        self.hooks.push(hook);
+    }
+
+    /// Whether any hook runs at `point`: checked before a context is built.
+    pub fn fires(&self, point: HookPoint) -> bool {
+        self.points & (1 << point.index()) != 0
+    }
+
+    /// Runs the hooks of `point` for a start, if any, with the plan, init's PID and the
+    /// stages `applied` so far; a before-hook's change lands in `plan`. Costs nothing when no
+    /// hook runs at `point`.
+    pub fn fire(
+        &self,
+        point: HookPoint,
+        container: &Container<'_>,
+        plan: &mut Plan,
+        pid: Option<i32>,
+        applied: &[corral_hooks::Stage],
+        target: Option<&str>,
+    ) -> Result<(), HookError> {
+        if !self.fires(point) {
+            return Ok(());
+        }
+        let rootfs = plan.mounts.rootfs.path.clone();
+        let mut ctx = context(point, container.name(), container.config_file(), rootfs);
+        ctx.pid = pid;
+        ctx.applied = applied.to_vec();
+        ctx.target = target.map(str::to_owned);
+        ctx.plan = Some(plan.clone());
+        self.run(&mut ctx)?;
+        if let Some(changed) = ctx.plan {
+            *plan = changed;
+        }
+        Ok(())
+    }
+
+    /// Runs the hooks of `ctx.point` in order. A before-hook's change to its stage's part of
+    /// the plan is written into `ctx.plan`, which the next hook then sees.
+    pub fn run(&self, ctx: &mut HookContext) -> Result<(), HookError> {
+        let point = ctx.point;
+        for hook in self.hooks.iter().filter(|h| h.point == point) {
+            let fail = |cause| HookError {
+                point,
+                hook: hook.label.clone(),
+                cause,
+            };
+            tracing::debug!(%point, hook = %hook.label, "running hook");
+            let outcome = match &*hook.runner {
+                Runner::Plugin(plugin) => plugin
+                    .call_within::<HookOutcome>(
+                        &HookRequest {
+                            context: ctx,
+                            args: &hook.args,
+                            timeout_ms: u64::try_from(hook.timeout.as_millis()).unwrap_or(u64::MAX),
+                        },
+                        // A runner that can stop its hook (Python) gets the time to say so.
+                        hook.timeout + Duration::from_millis(500),
+                    )
+                    .map_err(|e| fail(e.into()))?,
+                Runner::Program { path, lxc } => {
+                    program::run(path, *lxc, &hook.args, hook.timeout, ctx).map_err(fail)?
+                }
+            };
+            apply(ctx, outcome).map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Request::Hook`], borrowed: the context, plan included, is serialised in place rather
+/// than copied first.
+#[derive(serde::Serialize)]
+#[serde(tag = "request", rename = "hook")]
+struct HookRequest<'a> {
+    context: &'a HookContext,
+    args: &'a [String],
+    timeout_ms: u64,
+}
+
+/// Takes a hook's outcome into the context.
+fn apply(ctx: &mut HookContext, outcome: HookOutcome) -> Result<(), HookFailure> {
+    match outcome {
+        HookOutcome::Continue => Ok(()),
+        HookOutcome::Refuse { reason } => Err(HookFailure::Refused(reason)),
+        HookOutcome::Change { plan } => match (ctx.point, &mut ctx.plan) {
+            (HookPoint::Before(stage), Some(current)) => {
+                current.take_stage(stage, *plan);
+                Ok(())
+            }
+            _ => Err(HookFailure::BadAnswer(format!(
+                "only a before-hook may change the plan, not a {} hook",
+                ctx.point
+            ))),
+        },
+    }
+}
+
+/// What runs a `[[hooks]]` entry, its label, and the arguments it gets first.
+fn runner(
+    entry: &HookEntry,
+    named: &[String],
+    dirs: &[PathBuf],
+) -> Result<(Runner, String, Vec<String>), HookFailure> {
+    match (&entry.plugin, &entry.python, &entry.program) {
+        (Some(name), None, None) => {
+            if !named.contains(name) {
+                return Err(HookFailure::Config(format!(
+                    "plugin `{name}` is not in the container's `plugins`"
+                )));
+            }
+            let plugin = plugins::find(name, dirs)?;
+            Ok((Runner::Plugin(plugin), format!("plugin {name}"), Vec::new()))
+        }
+        (None, Some(script), None) => {
+            let plugin = plugins::find(PYTHON_PLUGIN, dirs)?;
+            let label = format!("python {}", script.display());
+            let script = crate::paths::absolute(script)
+                .to_string_lossy()
+                .into_owned();
+            Ok((Runner::Plugin(plugin), label, vec![script]))
+        }
+        (None, None, Some(path)) => Ok((
+            Runner::Program {
+                path: path.clone(),
+                lxc: false,
+            },
+            format!("program {}", path.display()),
+            Vec::new(),
+        )),
+        _ => Err(HookFailure::Config(
+            "a hook names exactly one of plugin, python and program".into(),
+        )),
+    }
+}
+
+/// A context for `point` with only the container's identity filled in.
+pub fn context(point: HookPoint, name: &str, config_file: PathBuf, rootfs: PathBuf) -> HookContext {
+    HookContext {
+        point,
+        container: name.to_owned(),
+        config_file,
+        rootfs,
+        pid: None,
+        dry_run: false,
+        applied: Vec::new(),
+        target: None,
+        plan: None,
+    }
+}
+
+/// Runs every before-hook on `plan` without applying anything, as `corral plan` shows it.
+pub fn dry_run(hooks: &HookSet, base: &HookContext, plan: &mut Plan) -> Result<(), HookError> {
+    for stage in corral_hooks::Stage::ALL {
+        let point = HookPoint::Before(stage);
+        if !hooks.fires(point) {
+            continue;
+        }
+        let mut ctx = HookContext {
+            point,
+            dry_run: true,
+            plan: Some(plan.clone()),
+            ..base.clone()
+        };
+        hooks.run(&mut ctx)?;
+        if let Some(changed) = ctx.plan {
+            *plan = changed;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_borrowed_hook_request_is_what_plugins_read() {
+        let ctx = context(HookPoint::Stop, "c", "/c.toml".into(), "/r".into());
+        let args = vec!["a".to_owned()];
+        let json = serde_json::to_vec(&HookRequest {
+            context: &ctx,
+            args: &args,
+            timeout_ms: 5,
+        })
+        .expect("serialise");
+        let request: Request = serde_json::from_slice(&json).expect("a plugin's request");
+        assert_eq!(
+            request,
+            Request::Hook {
+                context: Box::new(ctx),
+                args,
+                timeout_ms: 5
+            }
+        );
+    }
+}

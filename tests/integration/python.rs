@@ -1,0 +1,154 @@
+//! Python hooks: functions named after hook points fire once each, in order, with their
+//! context; a ten-line policy is enforced and shows in `corral plan`; an exception at any
+//! point aborts with the traceback and leaves nothing behind; a hook past its timeout is
+//! stopped.
+
+#![allow(clippy::expect_used, reason = "tests fail by panicking")]
+
+use std::fs;
+use std::path::PathBuf;
+
+use corral_hooks::HookPoint;
+use corral_tests::World;
+
+fn script(world: &World, name: &str, body: &str) -> PathBuf {
+    let path = world.dir().join(name);
+    fs::write(&path, body).expect("write script");
+    path
+}
+
+fn python_hook(path: &std::path::Path, extra: &str) -> String {
+    format!("[[hooks]]\npython = \"{}\"\n{extra}", path.display())
+}
+
+#[test]
+fn every_point_fires_once_in_order_with_its_context() {
+    let world = World::new();
+    let log = world.dir().join("py.log");
+    let mut body = format!("LOG = {:?}\n", log.display().to_string());
+    body.push_str(
+        "def _log(ctx):\n    with open(LOG, 'a') as f:\n        \
+         f.write(f\"{ctx.point} {ctx.container} pid={ctx.pid is not None} \
+         applied={len(ctx.applied)} plan={ctx.plan is not None} target={ctx.target}\\n\")\n",
+    );
+    let mut points = HookPoint::START.to_vec();
+    points.extend([HookPoint::Stop, HookPoint::PostStop]);
+    for point in &points {
+        body.push_str(&format!("{} = _log\n", point.name().replace('-', "_")));
+    }
+    let path = script(&world, "all.py", &body);
+    world.busybox("py", &python_hook(&path, ""));
+    world.execute("py", &["/bin/true"]).ok();
+    let text = fs::read_to_string(&log).expect("log");
+    let fired: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    let expected: Vec<&str> = points.iter().map(|p| p.name()).collect();
+    assert_eq!(fired, expected, "{text}");
+    assert!(
+        text.lines()
+            .all(|l| l.contains(" py ") && l.contains("plan=True")),
+        "{text}"
+    );
+    assert!(
+        text.contains("after-cgroups py pid=True applied=5"),
+        "{text}"
+    );
+    assert!(
+        text.contains("post-stop py pid=True applied=5 plan=True target=stop"),
+        "{text}"
+    );
+    world.assert_clean("py");
+}
+
+#[test]
+fn a_ten_line_policy_is_enforced_and_planned() {
+    let world = World::new();
+    let path = script(
+        &world,
+        "policy.py",
+        "# 64 MiB of memory and no CAP_NET_RAW.\n\
+         def before_security(ctx):\n\
+         \x20   caps = ctx.plan['security']['capabilities']\n\
+         \x20   for name in ('bounding', 'effective', 'permitted', 'inheritable', 'ambient'):\n\
+         \x20       caps[name] = [c for c in caps[name] if c != 'CAP_NET_RAW']\n\
+         \n\
+         def before_cgroups(ctx):\n\
+         \x20   ctx.plan['cgroups']['limits']['memory'] = 64 * 1024 * 1024\n",
+    );
+    world.busybox("pol", &python_hook(&path, ""));
+    let plan: serde_json::Value =
+        serde_json::from_str(world.corral(&["plan", "-n", "pol"]).ok()).expect("plan");
+    assert_eq!(plan["cgroups"]["limits"]["memory"], 64 * 1024 * 1024);
+    let bounding = plan["security"]["capabilities"]["bounding"].to_string();
+    assert!(!bounding.contains("CAP_NET_RAW"), "{bounding}");
+    let run = world.execute(
+        "pol",
+        &[
+            "/bin/sh",
+            "-c",
+            "grep CapBnd /proc/self/status; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ],
+    );
+    let out = run.ok();
+    let bnd = out
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .expect("CapBnd");
+    assert_eq!(
+        bnd & (1 << 13),
+        0,
+        "CAP_NET_RAW is still in the bounding set"
+    );
+    assert!(out.contains("67108864"), "{out}");
+}
+
+#[test]
+fn an_exception_at_any_point_aborts_with_the_traceback() {
+    let world = World::new();
+    for point in HookPoint::START {
+        let function = point.name().replace('-', "_");
+        let path = script(
+            &world,
+            "bad.py",
+            &format!("def {function}(ctx):\n    raise ValueError('no {function} today')\n"),
+        );
+        let name = format!("e{}", point.index());
+        world.busybox(&name, &python_hook(&path, ""));
+        let run = world.execute(&name, &["/bin/true"]);
+        assert_eq!(run.code, 125, "{point}: {run:?}");
+        for needle in [
+            format!("hook {point}"),
+            "Traceback (most recent call last)".to_owned(),
+            format!("ValueError: no {function} today"),
+        ] {
+            assert!(run.stderr.contains(&needle), "{point}: {}", run.stderr);
+        }
+        world.assert_clean(&name);
+    }
+}
+
+#[test]
+fn a_refusal_and_a_hook_past_its_timeout_abort_the_start() {
+    let world = World::new();
+    let path = script(
+        &world,
+        "no.py",
+        "def pre_start(ctx):\n    return 'not today'\n",
+    );
+    world.busybox("r", &python_hook(&path, ""));
+    let run = world.execute("r", &["/bin/true"]);
+    assert!(run.stderr.contains("refused: not today"), "{}", run.stderr);
+    let path = script(
+        &world,
+        "hang.py",
+        "def before_network(ctx):\n    while True:\n        pass\n",
+    );
+    world.busybox("h", &python_hook(&path, "timeout = \"300ms\"\n"));
+    let run = world.execute("h", &["/bin/true"]);
+    assert_eq!(run.code, 125, "{run:?}");
+    assert!(run.stderr.contains("TimeoutError"), "{}", run.stderr);
+    world.assert_clean("h");
+}

@@ -1,0 +1,71 @@
+//! A plugin for corral's tests. Its hook takes arguments:
+//!
+//! - `log=FILE`: append `POINT pid=PID applied=N plan=yes|no` to FILE at every call;
+//! - `fail=POINT`, `panic=POINT`, `refuse=POINT`, `hang=POINT`: misbehave there;
+//! - `memory=BYTES`: set the memory limit at `before-cgroups`.
+
+use std::io::Write;
+
+use corral_plugin::hooks::{HookContext, HookOutcome, HookPoint, Stage};
+use corral_plugin::{Info, Plugin, export_plugin};
+
+#[derive(Default)]
+struct TestHooks;
+
+impl Plugin for TestHooks {
+    fn info(&self) -> Info {
+        Info {
+            name: "testhooks".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "logs hooks; fails on request".into(),
+            hooks: true,
+            ..Info::default()
+        }
+    }
+
+    fn hook(&self, ctx: &HookContext, args: &[String]) -> Result<HookOutcome, String> {
+        let point = ctx.point.name();
+        let mut outcome = HookOutcome::Continue;
+        for arg in args {
+            let (key, value) = arg.split_once('=').unwrap_or((arg, ""));
+            match key {
+                "log" => {
+                    let mut file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(value)
+                        .map_err(|e| format!("{value}: {e}"))?;
+                    writeln!(
+                        file,
+                        "{point} pid={} applied={} plan={}",
+                        ctx.pid.is_some(),
+                        ctx.applied.len(),
+                        if ctx.plan.is_some() { "yes" } else { "no" }
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+                "fail" if value == point => return Err(format!("asked to fail at {point}")),
+                "refuse" if value == point => {
+                    return Ok(HookOutcome::Refuse {
+                        reason: format!("refused at {point}"),
+                    });
+                }
+                "panic" if value == point => panic!("asked to panic at {point}"),
+                "hang" if value == point => loop {
+                    std::thread::park();
+                },
+                "memory" if ctx.point == HookPoint::Before(Stage::Cgroups) => {
+                    let mut plan = ctx.plan.clone().ok_or("no plan")?;
+                    plan.cgroups.limits.memory = Some(value.parse().map_err(|_| "bad memory")?);
+                    outcome = HookOutcome::Change {
+                        plan: Box::new(plan),
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+export_plugin!(TestHooks);
