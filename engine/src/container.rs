@@ -223,7 +223,7 @@ impl<'a> Container<'a> {
         let hooks = HookSet::load(&config, &self.corral.global.plugins).map_err(Box::new)?;
         if hooks.fires(point) {
             hooks
-                .run(&mut self.hook_context(point, &config))
+                .run(&self.hook_context(point, &config), None)
                 .map_err(Box::new)?;
         }
         Ok(())

@@ -32,7 +32,7 @@ pub struct HookContext {
     pub target: Option<String>,
     /// The plan, at the points of a start: before a stage, the plan it will apply; after it,
     /// the plan as applied.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
 }
 

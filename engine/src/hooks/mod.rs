@@ -171,17 +171,13 @@ impl HookSet {
         ctx.pid = pid;
         ctx.applied = applied.to_vec();
         ctx.target = target.map(str::to_owned);
-        ctx.plan = Some(plan.clone());
-        self.run(&mut ctx)?;
-        if let Some(changed) = ctx.plan {
-            *plan = changed;
-        }
-        Ok(())
+        self.run(&ctx, Some(plan))
     }
 
-    /// Runs the hooks of `ctx.point` in order. A before-hook's change to its stage's part of
-    /// the plan is written into `ctx.plan`, which the next hook then sees.
-    pub fn run(&self, ctx: &mut HookContext) -> Result<(), HookError> {
+    /// Runs the hooks of `ctx.point` in order, showing them `plan` as the context's. A
+    /// before-hook's change to its stage's part of the plan is written into `plan`, which the
+    /// next hook then sees. The plan is serialised where it lies, never copied.
+    pub fn run(&self, ctx: &HookContext, mut plan: Option<&mut Plan>) -> Result<(), HookError> {
         let point = ctx.point;
         for hook in self.hooks.iter().filter(|h| h.point == point) {
             let fail = |cause| HookError {
@@ -194,7 +190,10 @@ impl HookSet {
                 Runner::Plugin(plugin) => plugin
                     .call_within::<HookOutcome>(
                         &HookRequest {
-                            context: ctx,
+                            context: ContextRef {
+                                base: ctx,
+                                plan: plan.as_deref(),
+                            },
                             args: &hook.args,
                             timeout_ms: u64::try_from(hook.timeout.as_millis()).unwrap_or(u64::MAX),
                         },
@@ -203,10 +202,14 @@ impl HookSet {
                     )
                     .map_err(|e| fail(e.into()))?,
                 Runner::Program { path, lxc } => {
-                    program::run(path, *lxc, &hook.args, hook.timeout, ctx).map_err(fail)?
+                    let input = ContextRef {
+                        base: ctx,
+                        plan: plan.as_deref(),
+                    };
+                    program::run(path, *lxc, &hook.args, hook.timeout, ctx, &input).map_err(fail)?
                 }
             };
-            apply(ctx, outcome).map_err(fail)?;
+            apply(point, plan.as_deref_mut(), outcome).map_err(fail)?;
         }
         Ok(())
     }
@@ -217,24 +220,36 @@ impl HookSet {
 #[derive(serde::Serialize)]
 #[serde(tag = "request", rename = "hook")]
 struct HookRequest<'a> {
-    context: &'a HookContext,
+    context: ContextRef<'a>,
     args: &'a [String],
     timeout_ms: u64,
 }
 
-/// Takes a hook's outcome into the context.
-fn apply(ctx: &mut HookContext, outcome: HookOutcome) -> Result<(), HookFailure> {
+/// A [`HookContext`] with a borrowed plan: serialises as one.
+#[derive(serde::Serialize)]
+struct ContextRef<'a> {
+    #[serde(flatten)]
+    base: &'a HookContext,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<&'a Plan>,
+}
+
+/// Takes a hook's outcome into the plan.
+fn apply(
+    point: HookPoint,
+    current: Option<&mut Plan>,
+    outcome: HookOutcome,
+) -> Result<(), HookFailure> {
     match outcome {
         HookOutcome::Continue => Ok(()),
         HookOutcome::Refuse { reason } => Err(HookFailure::Refused(reason)),
-        HookOutcome::Change { plan } => match (ctx.point, &mut ctx.plan) {
+        HookOutcome::Change { plan } => match (point, current) {
             (HookPoint::Before(stage), Some(current)) => {
                 current.take_stage(stage, *plan);
                 Ok(())
             }
             _ => Err(HookFailure::BadAnswer(format!(
-                "only a before-hook may change the plan, not a {} hook",
-                ctx.point
+                "only a before-hook may change the plan, not a {point} hook"
             ))),
         },
     }
@@ -300,16 +315,12 @@ pub fn dry_run(hooks: &HookSet, base: &HookContext, plan: &mut Plan) -> Result<(
         if !hooks.fires(point) {
             continue;
         }
-        let mut ctx = HookContext {
+        let ctx = HookContext {
             point,
             dry_run: true,
-            plan: Some(plan.clone()),
             ..base.clone()
         };
-        hooks.run(&mut ctx)?;
-        if let Some(changed) = ctx.plan {
-            *plan = changed;
-        }
+        hooks.run(&ctx, Some(plan))?;
     }
     Ok(())
 }
@@ -322,8 +333,12 @@ mod tests {
     fn the_borrowed_hook_request_is_what_plugins_read() {
         let ctx = context(HookPoint::Stop, "c", "/c.toml".into(), "/r".into());
         let args = vec!["a".to_owned()];
+        // The plan's own round trip is the integration tests' (tests/integration/hooks.rs).
         let json = serde_json::to_vec(&HookRequest {
-            context: &ctx,
+            context: ContextRef {
+                base: &ctx,
+                plan: None,
+            },
             args: &args,
             timeout_ms: 5,
         })

@@ -14,13 +14,15 @@ use corral_hooks::{HookContext, HookOutcome, HookPoint};
 
 use super::HookFailure;
 
-/// Runs `path` for `ctx`, killing it after `timeout`.
+/// Runs `path` for `ctx`, with `input` (the context and its plan) on its standard input,
+/// killing it after `timeout`.
 pub(super) fn run(
     path: &Path,
     lxc: bool,
     args: &[String],
     timeout: Duration,
     ctx: &HookContext,
+    input: &impl serde::Serialize,
 ) -> Result<HookOutcome, HookFailure> {
     let mut cmd = Command::new(path);
     if lxc {
@@ -68,7 +70,7 @@ pub(super) fn run(
         unsafe { cmd.pre_exec(enter) };
     }
     let mut child = cmd.spawn().map_err(HookFailure::Spawn)?;
-    let input = serde_json::to_vec(ctx).map_err(|e| HookFailure::BadAnswer(e.to_string()))?;
+    let input = serde_json::to_vec(input).map_err(|e| HookFailure::BadAnswer(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its input must not block the monitor: write on the side.
         std::thread::spawn(move || {

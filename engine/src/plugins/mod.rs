@@ -11,7 +11,7 @@ mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use corral_plugin::abi::{self, Buffer, VTable};
@@ -108,6 +108,8 @@ pub struct Plugin {
     /// Its library.
     pub path: PathBuf,
     vtable: &'static VTable,
+    /// The worker thread that runs calls with a timeout, once started.
+    worker: Mutex<Option<mpsc::Sender<Job>>>,
 }
 
 impl Plugin {
@@ -128,9 +130,14 @@ impl Plugin {
         })
     }
 
-    /// Like [`Plugin::call`], on a thread of its own that is abandoned after `timeout`.
-    pub fn call_within<T: DeserializeOwned + Send + 'static>(
-        self: &Arc<Self>,
+    /// Like [`Plugin::call`], on the plugin's worker thread, given up on after `timeout`.
+    ///
+    /// The worker is started on first use and kept, so a call costs two thread wake-ups
+    /// rather than a thread's creation. It waits idle between calls, holding no lock, when
+    /// the monitor clones init. A call past its timeout cannot be stopped (it is Rust code):
+    /// its worker is abandoned to finish it, and the next call starts a new one.
+    pub fn call_within<T: DeserializeOwned>(
+        &self,
         request: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, PluginError> {
@@ -138,25 +145,58 @@ impl Plugin {
             plugin: self.info.name.clone(),
             source,
         })?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let plugin = Arc::clone(self);
+        let (reply, answer) = mpsc::sync_channel(1);
+        let mut worker = self.worker.lock().unwrap_or_else(|e| e.into_inner());
+        let jobs = match &*worker {
+            Some(jobs) => jobs.clone(),
+            None => {
+                let jobs = self.spawn_worker()?;
+                *worker = Some(jobs.clone());
+                jobs
+            }
+        };
+        let lost = || PluginError::Failed {
+            plugin: self.info.name.clone(),
+            message: "its worker thread is gone".into(),
+        };
+        jobs.send((bytes, reply)).map_err(|_| lost())?;
+        let result = match answer.recv_timeout(timeout) {
+            Ok(result) => result?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                *worker = None;
+                return Err(PluginError::Timeout {
+                    plugin: self.info.name.clone(),
+                    after: timeout,
+                });
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
+        };
+        serde_json::from_slice(&result).map_err(|source| PluginError::BadAnswer {
+            plugin: self.info.name.clone(),
+            source,
+        })
+    }
+
+    fn spawn_worker(&self) -> Result<mpsc::Sender<Job>, PluginError> {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (vtable, name) = (self.vtable, self.info.name.clone());
         std::thread::Builder::new()
-            .name(format!("plugin {}", self.info.name))
+            .name(format!("plugin {name}"))
             .spawn(move || {
-                let _ = tx.send(plugin.call_bytes(&bytes));
+                for (request, reply) in inbox {
+                    let _ = reply.send(raw_call(vtable, &request, &name));
+                }
             })
             .map_err(|e| PluginError::Failed {
                 plugin: self.info.name.clone(),
                 message: format!("cannot start a thread: {e}"),
             })?;
-        rx.recv_timeout(timeout).unwrap_or_else(|_| {
-            Err(PluginError::Timeout {
-                plugin: self.info.name.clone(),
-                after: timeout,
-            })
-        })
+        Ok(jobs)
     }
 }
+
+/// A request for a plugin's worker, and where its answer goes.
+type Job = (Vec<u8>, mpsc::SyncSender<Result<Vec<u8>, PluginError>>);
 
 fn raw_call(vtable: &VTable, req: &[u8], name: &str) -> Result<Vec<u8>, PluginError> {
     let mut out = Buffer::EMPTY;
@@ -241,6 +281,7 @@ pub fn load(path: &Path) -> Result<Arc<Plugin>, PluginError> {
         info,
         path: path.clone(),
         vtable,
+        worker: Mutex::new(None),
     });
     loaded.insert(path, Arc::clone(&plugin));
     Ok(plugin)
