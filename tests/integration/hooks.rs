@@ -254,3 +254,30 @@ fn plugins_are_listed_and_broken_ones_refused_with_a_reason() {
         run.stderr
     );
 }
+
+#[test]
+fn create_hooks_run_in_the_cli_and_a_failing_one_removes_the_container() {
+    let world = World::new();
+    let log = world.dir().join("create.log");
+    let prog = program(&world, &log);
+    let global = world.dir().join("global.toml");
+    let base = fs::read_to_string(&global).expect("global config");
+    let with_hook = |program: &Path| {
+        let hook = format!(
+            "[[defaults.hooks]]\npoint = \"create\"\nprogram = \"{}\"\n",
+            program.display()
+        );
+        fs::write(&global, format!("{base}{hook}")).expect("write global config");
+    };
+    with_hook(&prog);
+    world.corral(&["create", "-t", "busybox", "-n", "c"]).ok();
+    let text = fs::read_to_string(&log).expect("log");
+    assert!(
+        text.starts_with("prog create name=c section=lxc pid= "),
+        "{text}"
+    );
+    with_hook(Path::new("/bin/false"));
+    let run = world.corral(&["create", "-t", "busybox", "-n", "d"]);
+    assert!(run.stderr.contains("hook create"), "{}", run.stderr);
+    assert!(!world.root().join("d").exists());
+}
