@@ -4,7 +4,6 @@ busybox container."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import tempfile
 import threading
@@ -127,32 +126,28 @@ def test_whole_lifecycle(world: World) -> None:
     assert name not in corral.list_containers(config_path=str(world.root))
 
 
-def wait_catching(pid: int, signal: int) -> None:
-    """Waits until `pid` has a handler for `signal`: an init that has none yet (it is
-    still starting) never hears it, as the kernel drops it for a PID namespace's init."""
-    for _ in range(100):
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("SigCgt:") and int(line.split()[1], 16) & (1 << (signal - 1)):
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"init {pid} does not catch signal {signal}")
-
-
 def test_shutdown_and_reboot(world: World) -> None:
     c = world.container()
     c.create("busybox")
     c.start()
     pid = c.init_pid
-    wait_catching(pid, signal.SIGINT)
-    assert c.reboot()
-    assert c.wait("RUNNING", 20)
-    # After a reboot, the same monitor runs the container's new init.
-    for _ in range(100):
-        if c.init_pid not in (-1, pid):
+    # An init that has not set up its handlers yet (busybox's, just started) never hears
+    # the reboot signal: give it a second, and ask again if no new init runs in ten (a
+    # reboot takes about two).
+    time.sleep(1)
+    new_pid = -1
+    for _ in range(3):
+        assert c.reboot()
+        for _ in range(100):
+            new_pid = c.init_pid
+            if new_pid not in (-1, pid):
+                break
+            time.sleep(0.1)
+        if new_pid not in (-1, pid):
             break
-        time.sleep(0.1)
-    assert c.init_pid not in (-1, pid)
-    wait_catching(c.init_pid, signal.SIGPWR)
+    assert new_pid not in (-1, pid)
+    assert c.wait("RUNNING", 20)
+    # A clean shutdown, or the monitor kills init when the timeout passes: stopped either way.
     assert c.shutdown(5)
     assert c.state == "STOPPED"
     c.destroy()
