@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::fcntl::OFlag;
 
 use crate::container::{Container, Corral};
 use crate::monitor::{ClientError, Event, Request, Response, State, StopMode};
@@ -83,13 +83,25 @@ pub fn start_daemon(
     }
     let spawn_err = |e: io::Error| StartError::Spawn(name.clone(), e);
     let (status, theirs) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
-    // The monitor inherits only its end of the pipe.
-    fcntl(&theirs, FcntlArg::F_SETFD(FdFlag::empty())).map_err(|e| spawn_err(e.into()))?;
+    let theirs_fd = theirs.as_raw_fd();
     let mut cmd = monitor.command(corral);
     cmd.arg0(format!("[corral monitor] {name}"));
+    // The monitor inherits only its end of the pipe, made inheritable in the child alone:
+    // in a threaded caller, another thread's monitor must not inherit this one's end (it
+    // would hold the pipe open, and this start would wait for it for ever).
+    let inherit = move || {
+        // SAFETY: fcntl on a descriptor number this function owns; the result is checked.
+        if unsafe { libc::fcntl(theirs_fd, libc::F_SETFD, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs between fork and exec and only calls fcntl, which is
+    // async-signal-safe.
+    unsafe { cmd.pre_exec(inherit) };
     cmd.arg("__monitor")
         .arg(&name)
-        .env(STATUS_FD_VAR, theirs.as_raw_fd().to_string())
+        .env(STATUS_FD_VAR, theirs_fd.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

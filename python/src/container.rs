@@ -21,6 +21,9 @@ use pyo3::types::PyDict;
 use crate::errors::Error;
 use crate::keys::{self, Item, LxcConfig};
 
+/// How long `stop` waits for the monitor to tear a killed container down.
+const KILL_GRACE: Duration = Duration::from_secs(60);
+
 /// A corral world as the package sees it: the engine's, and how to run its monitors.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -300,10 +303,10 @@ impl Container {
         .map_err(PyErr::from)
     }
 
-    /// Kills it at once and waits until everything is torn down. False when it was not
-    /// running.
+    /// Kills it at once and waits until everything is torn down, for up to a minute. False
+    /// when it was not running (or its monitor did not finish in that time).
     fn stop(&self, py: Python<'_>) -> PyResult<bool> {
-        self.stop_with(py, StopMode::Kill, None)
+        self.stop_with(py, StopMode::Kill, Some(KILL_GRACE))
     }
 
     /// Asks its init to halt (its halt signal, SIGPWR by default) and waits up to `timeout`
