@@ -86,37 +86,31 @@ pub fn start_daemon(
     let theirs_fd = theirs.as_raw_fd();
     let mut cmd = monitor.command(corral);
     cmd.arg0(format!("[corral monitor] {name}"));
-    // The monitor inherits only its end of the pipe, made inheritable in the child alone:
-    // in a threaded caller, another thread's monitor must not inherit this one's end (it
-    // would hold the pipe open, and this start would wait for it for ever).
-    let inherit = move || {
-        // SAFETY: fcntl on a descriptor number this function owns; the result is checked.
-        if unsafe { libc::fcntl(theirs_fd, libc::F_SETFD, 0) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    };
-    // SAFETY: the closure runs between fork and exec and only calls fcntl, which is
-    // async-signal-safe.
-    unsafe { cmd.pre_exec(inherit) };
     cmd.arg("__monitor")
         .arg(&name)
         .env(STATUS_FD_VAR, theirs_fd.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let keep = theirs.as_raw_fd().cast_unsigned();
-    let close_others = move || {
-        // SAFETY: close_range only closes descriptors, and is async-signal-safe.
+    // The monitor holds no descriptor of its caller's but its end of the pipe, made
+    // inheritable in the child alone: in a threaded caller, another thread's monitor must not
+    // inherit this one's end (it would hold the pipe open, and this start would wait for ever),
+    // and a pipe its caller reads to the end must not stay open for the container's life.
+    let keep = theirs_fd.cast_unsigned();
+    let prepare = move || {
+        // SAFETY: fcntl on a descriptor number this function owns; the result is checked.
+        if unsafe { libc::fcntl(theirs_fd, libc::F_SETFD, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: close_range only closes descriptors: those around the pipe's end.
         unsafe { libc::close_range(3, keep - 1, 0) };
         // SAFETY: as above.
         unsafe { libc::close_range(keep + 1, u32::MAX, 0) };
         Ok(())
     };
-    // SAFETY: between fork and exec only close_range runs: the monitor must hold no
-    // descriptor of its caller's but the status pipe (a pipe its caller reads to the end
-    // would otherwise stay open for the container's whole life).
-    unsafe { cmd.pre_exec(close_others) };
+    // SAFETY: the closure runs between fork and exec and only calls fcntl and close_range,
+    // which are async-signal-safe.
+    unsafe { cmd.pre_exec(prepare) };
     let spawned = cmd.spawn();
     // Our copy of the monitor's end goes, so that the pipe ends when the monitor does.
     drop(theirs);
