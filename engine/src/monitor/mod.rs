@@ -562,10 +562,13 @@ impl<'a> Monitor<'a> {
         }
         match mode {
             StopMode::Kill => {
+                // A halt or kill overrides a reboot init never acted on.
+                self.reboot = false;
                 self.signal_init(rollback, libc::SIGKILL);
                 self.stopping = Some(Stopping { kill_at: None });
             }
             StopMode::Halt { timeout_secs } => {
+                self.reboot = false;
                 self.signal_init(rollback, self.halt_signal);
                 let kill_at = timeout_secs.map(|s| Instant::now() + Duration::from_secs(s));
                 self.stopping = Some(Stopping { kill_at });
