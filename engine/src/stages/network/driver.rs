@@ -36,13 +36,16 @@ pub trait Driver: Send + Sync {
     ) -> Result<Attached, NetworkError>;
 
     /// Removes what [`Driver::attach`] created or gives it back. Called at every stop, and
-    /// after a failed attach with [`Attached::default`]: it must cope with half of it.
+    /// after a failed attach with [`Attached::default`]: it must cope with half of it. By
+    /// default nothing: an interface made inside the container's namespace goes with it.
     fn detach(
         &self,
-        iface: &InterfacePlan,
-        attached: &Attached,
-        ctx: &mut AttachContext<'_>,
-    ) -> Result<(), NetworkError>;
+        _iface: &InterfacePlan,
+        _attached: &Attached,
+        _ctx: &mut AttachContext<'_>,
+    ) -> Result<(), NetworkError> {
+        Ok(())
+    }
 }
 
 /// What an attach created that its detach needs.

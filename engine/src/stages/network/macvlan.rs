@@ -49,14 +49,4 @@ impl Driver for Macvlan {
             .create_macvlan(&iface.name, parent.index, mode, ctx.netns)?;
         Ok(Attached::default())
     }
-
-    fn detach(
-        &self,
-        _iface: &InterfacePlan,
-        _attached: &Attached,
-        _ctx: &mut AttachContext<'_>,
-    ) -> Result<(), NetworkError> {
-        // Nothing of it is on the host: it goes with the container's namespace.
-        Ok(())
-    }
 }

@@ -311,15 +311,6 @@ mod tests {
         ) -> Result<Attached, NetworkError> {
             Ok(Attached::default())
         }
-
-        fn detach(
-            &self,
-            _iface: &InterfacePlan,
-            _attached: &Attached,
-            _ctx: &mut AttachContext<'_>,
-        ) -> Result<(), NetworkError> {
-            Ok(())
-        }
     }
 
     fn config(text: &str) -> ContainerConfig {
