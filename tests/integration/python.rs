@@ -152,3 +152,38 @@ fn a_refusal_and_a_hook_past_its_timeout_abort_the_start() {
     assert!(run.stderr.contains("TimeoutError"), "{}", run.stderr);
     world.assert_clean("h");
 }
+
+#[test]
+fn hooks_import_extension_modules_and_installed_packages() {
+    let world = World::new();
+    let out = world.dir().join("imports.out");
+    let path = script(
+        &world,
+        "imports.py",
+        &format!(
+            "import sys\n\
+             def pre_start(ctx):\n\
+             \x20   import json, math\n\
+             \x20   from json import decoder\n\
+             \x20   accelerated = decoder.c_scanstring is not None\n\
+             \x20   try:\n\
+             \x20       import corral_test_no_such_module\n\
+             \x20   except ImportError:\n\
+             \x20       pass\n\
+             \x20   installed = [p for p in sys.path if p.endswith(('dist-packages', 'site-packages'))]\n\
+             \x20   with open({:?}, 'w') as f:\n\
+             \x20       f.write(f'{{math.sqrt(16)}} {{accelerated}} {{bool(installed)}}')\n",
+            out.display().to_string()
+        ),
+    );
+    world.busybox("imp", &python_hook(&path, ""));
+    world.execute("imp", &["/bin/true"]).ok();
+    // C extension modules (math, json's accelerator) load from the embedded interpreter, and
+    // the installed packages' directories are searched once the standard library has no
+    // module of the name.
+    assert_eq!(
+        fs::read_to_string(&out).expect("hook output"),
+        "4.0 True True"
+    );
+    world.assert_clean("imp");
+}

@@ -189,14 +189,14 @@ impl HookSet {
             let outcome = match &*hook.runner {
                 Runner::Plugin(plugin) => plugin
                     .call_within::<HookOutcome>(
-                        &HookRequest {
+                        &HookRequest::new(HookBody {
                             context: ContextRef {
                                 base: ctx,
                                 plan: plan.as_deref(),
                             },
                             args: &hook.args,
                             timeout_ms: u64::try_from(hook.timeout.as_millis()).unwrap_or(u64::MAX),
-                        },
+                        }),
                         // A runner that can stop its hook (Python) gets the time to say so.
                         hook.timeout + Duration::from_millis(500),
                     )
@@ -218,8 +218,23 @@ impl HookSet {
 /// [`Request::Hook`], borrowed: the context, plan included, is serialised in place rather
 /// than copied first.
 #[derive(serde::Serialize)]
-#[serde(tag = "request", rename = "hook")]
 struct HookRequest<'a> {
+    request: &'static str,
+    body: HookBody<'a>,
+}
+
+impl<'a> HookRequest<'a> {
+    fn new(body: HookBody<'a>) -> Self {
+        HookRequest {
+            request: "hook",
+            body,
+        }
+    }
+}
+
+/// The body of a [`HookRequest`].
+#[derive(serde::Serialize)]
+struct HookBody<'a> {
     context: ContextRef<'a>,
     args: &'a [String],
     timeout_ms: u64,
@@ -334,14 +349,14 @@ mod tests {
         let ctx = context(HookPoint::Stop, "c", "/c.toml".into(), "/r".into());
         let args = vec!["a".to_owned()];
         // The plan's own round trip is the integration tests' (tests/integration/hooks.rs).
-        let json = serde_json::to_vec(&HookRequest {
+        let json = serde_json::to_vec(&HookRequest::new(HookBody {
             context: ContextRef {
                 base: &ctx,
                 plan: None,
             },
             args: &args,
             timeout_ms: 5,
-        })
+        }))
         .expect("serialise");
         let request: Request = serde_json::from_slice(&json).expect("a plugin's request");
         assert_eq!(

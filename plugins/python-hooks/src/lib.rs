@@ -9,12 +9,16 @@
 //! with that reason; an exception aborts it with the traceback. A hook past its timeout gets
 //! a `TimeoutError` raised in it.
 
+mod convert;
+
 use std::ffi::CString;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::mem::MaybeUninit;
+use std::sync::{Condvar, Mutex, MutexGuard, Once, PoisonError};
+use std::time::{Duration, Instant};
 
 use corral_plugin::hooks::{HookContext, HookOutcome, HookPoint};
 use corral_plugin::{Info, Plugin, export_plugin};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
@@ -34,6 +38,59 @@ fn runner(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
             .map(Bound::unbind)
         })
         .map(|m| m.bind(py))
+}
+
+/// Runs `f` with the GIL, starting the interpreter on first use.
+fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(start_interpreter);
+    Python::attach(f)
+}
+
+/// Starts the interpreter for hooks. Should this fail, PyO3 tries again on first use, and
+/// reports the error.
+fn start_interpreter() {
+    // The engine loads plugins with their symbols kept local, but CPython's extension
+    // modules (`_json`, `math`, `_socket`...) look up libpython's symbols globally: without
+    // making libpython global they fail to import.
+    // SAFETY: a zeroed Dl_info is a valid out-parameter for dladdr.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let in_libpython = ffi::Py_IsInitialized as *const std::ffi::c_void;
+    // SAFETY: dladdr only reads the loader's tables for an address of libpython's code.
+    let found = unsafe { libc::dladdr(in_libpython, &raw mut info) } != 0;
+    if found && !info.dli_fname.is_null() {
+        // SAFETY: dli_fname is the loader's NUL-terminated path of a library already loaded;
+        // RTLD_NOLOAD only changes its flags. The handle is kept: never unloaded.
+        unsafe {
+            libc::dlopen(
+                info.dli_fname,
+                libc::RTLD_NOW | libc::RTLD_GLOBAL | libc::RTLD_NOLOAD,
+            )
+        };
+    }
+    let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
+    // SAFETY: PyConfig_InitPythonConfig fills the whole struct.
+    unsafe { ffi::PyConfig_InitPythonConfig(config.as_mut_ptr()) };
+    // SAFETY: initialised just above.
+    let config = unsafe { config.assume_init_mut() };
+    // The monitor owns its signals.
+    config.install_signal_handlers = 0;
+    let program = c_str(env!("CORRAL_PYTHON_EXECUTABLE"));
+    let name = &raw mut config.program_name;
+    // SAFETY: `name` is a field of the valid config, `program` a NUL-terminated string; on
+    // failure the default name stays and initialisation goes on with it.
+    let _ = unsafe { ffi::PyConfig_SetBytesString(config, name, program.as_ptr()) };
+    config.site_import = 0;
+    // SAFETY: the config is valid; nothing else in this process has used the interpreter.
+    let status = unsafe { ffi::Py_InitializeFromConfig(config) };
+    // SAFETY: the config is not used again.
+    unsafe { ffi::PyConfig_Clear(config) };
+    // SAFETY: reads the status just returned.
+    if unsafe { ffi::PyStatus_Exception(status) } == 0 {
+        // Release the GIL this thread holds after initialisation, for `Python::attach`.
+        // SAFETY: this thread holds the GIL, since Py_InitializeFromConfig succeeded.
+        unsafe { ffi::PyEval_SaveThread() };
+    }
 }
 
 fn c_str(text: &str) -> CString {
@@ -72,10 +129,13 @@ impl Plugin for PythonHooks {
     fn hook_points(&self, args: &[String]) -> Result<Vec<HookPoint>, String> {
         let path = script(args)?;
         let names: Vec<&str> = HookPoint::ALL.iter().map(|p| p.name()).collect();
-        let answer: String =
-            Python::attach(|py| runner(py)?.call_method1("points", (path, names))?.extract())
-                .map_err(|e| Python::attach(|py| format!("{path}: {}", python_error(py, &e))))?;
-        serde_json::from_str(&answer).map_err(|e| e.to_string())
+        let found: Vec<String> =
+            attach(|py| runner(py)?.call_method1("points", (path, names))?.extract())
+                .map_err(|e| attach(|py| format!("{path}: {}", python_error(py, &e))))?;
+        found
+            .iter()
+            .map(|name| name.parse().map_err(|e| format!("{e}")))
+            .collect()
     }
 
     fn hook(&self, ctx: &HookContext, args: &[String]) -> Result<HookOutcome, String> {
@@ -89,17 +149,35 @@ impl Plugin for PythonHooks {
         timeout: Duration,
     ) -> Result<HookOutcome, String> {
         let path = script(args)?;
-        let json = serde_json::to_string(ctx).map_err(|e| e.to_string())?;
-        let answer: String = Python::attach(|py| {
-            let _watchdog = Watchdog::arm(timeout);
-            runner(py)?.call_method1("run", (path, json))?.extract()
+        let context = serde_json::to_value(ctx).map_err(|e| e.to_string())?;
+        let (error, answer, plan) = attach(|py| {
+            let _armed = WATCHDOG.arm(timeout);
+            let context = convert::to_python(py, &context)?;
+            let (error, answer, plan): (Option<String>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                runner(py)?
+                    .call_method1("run", (path, context))?
+                    .extract()?;
+            let answer = answer.extract::<Option<String>>().ok().flatten();
+            let plan = match ctx.point {
+                HookPoint::Before(_) => Some(convert::from_python(&plan)?),
+                _ => None,
+            };
+            PyResult::Ok((error, answer, plan))
         })
-        .map_err(|e| Python::attach(|py| python_error(py, &e)))?;
-        let value: serde_json::Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
-        if let Some(trace) = value.get("error").and_then(|t| t.as_str()) {
+        .map_err(|e| attach(|py| format!("{path}: {}", python_error(py, &e))))?;
+        if let Some(trace) = error {
             return Err(format!("Python exception in {path}:\n{trace}"));
         }
-        serde_json::from_value(value).map_err(|e| e.to_string())
+        if let Some(reason) = answer {
+            return Ok(HookOutcome::Refuse { reason });
+        }
+        match plan {
+            Some(plan) if Some(&plan) != context.get("plan") => {
+                let plan = serde_json::from_value(plan).map_err(|e| format!("ctx.plan: {e}"))?;
+                Ok(HookOutcome::Change { plan })
+            }
+            _ => Ok(HookOutcome::Continue),
+        }
     }
 }
 
@@ -108,42 +186,104 @@ unsafe extern "C" {
     fn PyThread_get_thread_ident() -> std::ffi::c_ulong;
 }
 
-/// Raises `TimeoutError` in the hook's thread once its time is up, unless disarmed first.
+/// Raises `TimeoutError` in a hook's thread once its time is up. One thread serves every
+/// call, started with the first: a thread of its own per call cost more than a small hook.
 struct Watchdog {
-    done: Option<mpsc::Sender<()>>,
+    state: Mutex<WatchState>,
+    changed: Condvar,
 }
 
-impl Watchdog {
-    fn arm(timeout: Duration) -> Watchdog {
-        // SAFETY: called with the GIL held (inside `Python::attach`); returns this thread's id.
-        let thread = unsafe { PyThread_get_thread_ident() };
-        let (tx, rx) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if rx.recv_timeout(timeout) != Err(mpsc::RecvTimeoutError::Timeout) {
-                return;
-            }
-            Python::attach(|_py| {
-                // Still running? The hook's thread drops the sender only with the GIL held,
-                // so with the GIL here the answer cannot change under us.
-                if rx.try_recv() == Err(mpsc::TryRecvError::Empty) {
-                    // CPython's thread ids are unsigned longs, passed here as signed.
-                    let id = thread.cast_signed();
-                    // SAFETY: read with the GIL held, after initialisation set it.
-                    let timeout_error = unsafe { pyo3::ffi::PyExc_TimeoutError };
-                    // SAFETY: the GIL is held; `id` is a live thread's id and the exception
-                    // type a valid class.
-                    unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(id, timeout_error) };
-                }
-            });
-        });
-        Watchdog { done: Some(tx) }
+struct WatchState {
+    calls: u64,
+    alarm: Option<Alarm>,
+}
+
+/// A running hook's deadline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Alarm {
+    call: u64,
+    deadline: Instant,
+    thread: std::ffi::c_ulong,
+}
+
+static WATCHDOG: Watchdog = Watchdog {
+    state: Mutex::new(WatchState {
+        calls: 0,
+        alarm: None,
+    }),
+    changed: Condvar::new(),
+};
+
+/// Disarms the watchdog when dropped, which must happen with the GIL held: the watchdog
+/// checks under the GIL that the hook still runs before it interrupts it.
+struct Armed;
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        WATCHDOG.lock().alarm = None;
     }
 }
 
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        // Dropped inside `Python::attach`, with the GIL: see `arm`.
-        drop(self.done.take());
+impl Watchdog {
+    fn lock(&self) -> MutexGuard<'_, WatchState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Arms the watchdog for the calling thread, which holds the GIL.
+    fn arm(&'static self, timeout: Duration) -> Armed {
+        static STARTED: Once = Once::new();
+        STARTED.call_once(|| {
+            // Without the thread, hooks simply run without a time limit.
+            let _ = std::thread::Builder::new()
+                .name("python watchdog".into())
+                .spawn(|| self.watch());
+        });
+        // SAFETY: called with the GIL held (inside `Python::attach`); returns this thread's id.
+        let thread = unsafe { PyThread_get_thread_ident() };
+        let mut state = self.lock();
+        state.calls += 1;
+        state.alarm = Some(Alarm {
+            call: state.calls,
+            deadline: Instant::now() + timeout,
+            thread,
+        });
+        self.changed.notify_one();
+        Armed
+    }
+
+    fn watch(&self) {
+        let mut state = self.lock();
+        loop {
+            let Some(alarm) = state.alarm else {
+                state = self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            let now = Instant::now();
+            if now < alarm.deadline {
+                let wait = self.changed.wait_timeout(state, alarm.deadline - now);
+                state = wait.unwrap_or_else(PoisonError::into_inner).0;
+                continue;
+            }
+            // The GIL first, then the lock: the order in which a hook's thread disarms.
+            drop(state);
+            Python::attach(|_py| {
+                let mut state = self.lock();
+                if state.alarm == Some(alarm) {
+                    state.alarm = None;
+                    // CPython's thread ids are unsigned longs, passed here as signed.
+                    let id = alarm.thread.cast_signed();
+                    // SAFETY: read with the GIL held, after initialisation set it.
+                    let timeout_error = unsafe { ffi::PyExc_TimeoutError };
+                    // SAFETY: the GIL is held; `id` is a live thread's id (its hook still
+                    // runs: it disarms with the GIL) and the exception type a valid class.
+                    unsafe { ffi::PyThreadState_SetAsyncExc(id, timeout_error) };
+                }
+            });
+            state = self.lock();
+        }
     }
 }
 

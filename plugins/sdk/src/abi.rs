@@ -8,7 +8,7 @@
 //! Plugins are never unloaded.
 
 /// The ABI version this SDK speaks. Bumped on any incompatible change.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The symbol the engine looks up, with its NUL.
 pub const ENTRY_SYMBOL: &[u8] = b"corral_plugin_entry\0";

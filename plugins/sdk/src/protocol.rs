@@ -56,9 +56,10 @@ pub struct DriverRequest {
     pub data: serde_json::Value,
 }
 
-/// A request from the engine.
+/// A request from the engine: `{"request": NAME, "body": ...}`, the name first, so that the
+/// body (a whole plan, for a hook) is read straight into its type, never buffered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "request", rename_all = "snake_case")]
+#[serde(tag = "request", content = "body", rename_all = "snake_case")]
 pub enum Request {
     /// Say what you are: answered with [`Info`].
     Describe,
