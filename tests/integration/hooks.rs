@@ -67,7 +67,7 @@ fn every_point_fires_once_in_order_for_plugins_and_programs() {
     for (i, point) in points.iter().enumerate() {
         let (plugin, prog) = (lines[2 * i], lines[2 * i + 1]);
         assert!(plugin.starts_with(&format!("{point} ")), "{plugin}");
-        assert!(plugin.ends_with("plan=yes"), "{plugin}");
+        assert!(plugin.contains(" plan=yes "), "{plugin}");
         assert!(prog.starts_with(&format!("prog {point} name=h")), "{prog}");
         let cloned = !matches!(
             point,
@@ -124,6 +124,33 @@ fn a_before_hook_changes_the_plan_that_is_applied_and_planned() {
         &["/bin/sh", "-c", "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"],
     );
     assert_eq!(out.ok().trim(), "67108864");
+}
+
+#[test]
+fn every_hook_sees_the_plan_as_changed_so_far() {
+    let world = World::new();
+    let log = world.dir().join("plans.log");
+    // One entry at every point, changing the memory limit before the cgroups stage.
+    let config = format!(
+        "plugins = [\"testhooks\"]\n[[hooks]]\nplugin = \"testhooks\"\nargs = [\"log={}\", \"memory=67108864\"]\n",
+        log.display()
+    );
+    world.busybox("s", &config);
+    world.execute("s", &["/bin/true"]).ok();
+    let text = fs::read_to_string(&log).expect("log");
+    let seen: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| Some((l.split(' ').next()?, l.rsplit("memory=").next()?)))
+        .collect();
+    let changed_from = seen
+        .iter()
+        .position(|(point, _)| *point == "after-cgroups")
+        .expect("after-cgroups fired");
+    for (i, (point, memory)) in seen.iter().enumerate() {
+        let expected = if i < changed_from { "none" } else { "67108864" };
+        assert_eq!(*memory, expected, "{point}: {text}");
+    }
+    world.assert_clean("s");
 }
 
 #[test]

@@ -188,18 +188,7 @@ impl HookSet {
             tracing::debug!(%point, hook = %hook.label, "running hook");
             let outcome = match &*hook.runner {
                 Runner::Plugin(plugin) => plugin
-                    .call_within::<HookOutcome>(
-                        &HookRequest::new(HookBody {
-                            context: ContextRef {
-                                base: ctx,
-                                plan: plan.as_deref(),
-                            },
-                            args: &hook.args,
-                            timeout_ms: u64::try_from(hook.timeout.as_millis()).unwrap_or(u64::MAX),
-                        }),
-                        // A runner that can stop its hook (Python) gets the time to say so.
-                        hook.timeout + Duration::from_millis(500),
-                    )
+                    .hook(ctx, plan.as_deref(), &hook.args, hook.timeout)
                     .map_err(|e| fail(e.into()))?,
                 Runner::Program { path, lxc } => {
                     let input = ContextRef {
@@ -215,38 +204,13 @@ impl HookSet {
     }
 }
 
-/// [`Request::Hook`], borrowed: the context, plan included, is serialised in place rather
-/// than copied first.
+/// A [`HookContext`] with a borrowed plan, or none: serialises as one, without a copy.
 #[derive(serde::Serialize)]
-struct HookRequest<'a> {
-    request: &'static str,
-    body: HookBody<'a>,
-}
-
-impl<'a> HookRequest<'a> {
-    fn new(body: HookBody<'a>) -> Self {
-        HookRequest {
-            request: "hook",
-            body,
-        }
-    }
-}
-
-/// The body of a [`HookRequest`].
-#[derive(serde::Serialize)]
-struct HookBody<'a> {
-    context: ContextRef<'a>,
-    args: &'a [String],
-    timeout_ms: u64,
-}
-
-/// A [`HookContext`] with a borrowed plan: serialises as one.
-#[derive(serde::Serialize)]
-struct ContextRef<'a> {
+pub(crate) struct ContextRef<'a> {
     #[serde(flatten)]
-    base: &'a HookContext,
+    pub(crate) base: &'a HookContext,
     #[serde(skip_serializing_if = "Option::is_none")]
-    plan: Option<&'a Plan>,
+    pub(crate) plan: Option<&'a Plan>,
 }
 
 /// Takes a hook's outcome into the plan.
@@ -338,34 +302,4 @@ pub fn dry_run(hooks: &HookSet, base: &HookContext, plan: &mut Plan) -> Result<(
         hooks.run(&ctx, Some(plan))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_borrowed_hook_request_is_what_plugins_read() {
-        let ctx = context(HookPoint::Stop, "c", "/c.toml".into(), "/r".into());
-        let args = vec!["a".to_owned()];
-        // The plan's own round trip is the integration tests' (tests/integration/hooks.rs).
-        let json = serde_json::to_vec(&HookRequest::new(HookBody {
-            context: ContextRef {
-                base: &ctx,
-                plan: None,
-            },
-            args: &args,
-            timeout_ms: 5,
-        }))
-        .expect("serialise");
-        let request: Request = serde_json::from_slice(&json).expect("a plugin's request");
-        assert_eq!(
-            request,
-            Request::Hook {
-                context: Box::new(ctx),
-                args,
-                timeout_ms: 5
-            }
-        );
-    }
 }

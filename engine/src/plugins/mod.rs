@@ -7,13 +7,17 @@
 //! panics on its side of the boundary, so a broken plugin fails the command, never the engine.
 
 mod driver;
+mod hook;
 mod template;
 
 use std::collections::BTreeMap;
+use std::os::unix::thread::JoinHandleExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
+use corral_hooks::Plan;
 use corral_plugin::abi::{self, Buffer, VTable};
 use corral_plugin::{Info, Request};
 use serde::Serialize;
@@ -108,26 +112,25 @@ pub struct Plugin {
     /// Its library.
     pub path: PathBuf,
     vtable: &'static VTable,
-    /// The worker thread that runs calls with a timeout, once started.
-    worker: Mutex<Option<mpsc::Sender<Job>>>,
+    /// The worker thread that runs calls with a timeout, and what the plugin holds.
+    worker: Mutex<Worker>,
+}
+
+/// A plugin's worker thread, once started, and the plan its side of the SDK keeps.
+#[derive(Debug, Default)]
+struct Worker {
+    jobs: Option<(mpsc::Sender<Job>, JoinHandle<()>)>,
+    /// The CPU the worker is bound to, the caller's at the last call.
+    cpu: Option<usize>,
+    /// The plan sent with the last hook call that was answered, and its number.
+    plan: Option<(u64, Plan)>,
 }
 
 impl Plugin {
     /// Sends `request` (a [`Request`], or a borrowed form of one) and decodes the answer.
     pub fn call<T: DeserializeOwned>(&self, request: &impl Serialize) -> Result<T, PluginError> {
-        let bytes = serde_json::to_vec(request).map_err(|source| PluginError::BadAnswer {
-            plugin: self.info.name.clone(),
-            source,
-        })?;
-        self.call_bytes(&bytes)
-    }
-
-    fn call_bytes<T: DeserializeOwned>(&self, request: &[u8]) -> Result<T, PluginError> {
-        let bytes = raw_call(self.vtable, request, &self.info.name)?;
-        serde_json::from_slice(&bytes).map_err(|source| PluginError::BadAnswer {
-            plugin: self.info.name.clone(),
-            source,
-        })
+        let bytes = self.encode(request)?;
+        self.decode(&raw_call(self.vtable, &bytes, &self.info.name)?)
     }
 
     /// Like [`Plugin::call`], on the plugin's worker thread, given up on after `timeout`.
@@ -141,46 +144,84 @@ impl Plugin {
         request: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, PluginError> {
-        let bytes = serde_json::to_vec(request).map_err(|source| PluginError::BadAnswer {
-            plugin: self.info.name.clone(),
-            source,
-        })?;
-        let (reply, answer) = mpsc::sync_channel(1);
-        let mut worker = self.worker.lock().unwrap_or_else(|e| e.into_inner());
-        let jobs = match &*worker {
-            Some(jobs) => jobs.clone(),
-            None => {
-                let jobs = self.spawn_worker()?;
-                *worker = Some(jobs.clone());
-                jobs
-            }
-        };
-        let lost = || PluginError::Failed {
-            plugin: self.info.name.clone(),
-            message: "its worker thread is gone".into(),
-        };
-        jobs.send((bytes, reply)).map_err(|_| lost())?;
-        let result = match answer.recv_timeout(timeout) {
-            Ok(result) => result?,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                *worker = None;
-                return Err(PluginError::Timeout {
-                    plugin: self.info.name.clone(),
-                    after: timeout,
-                });
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(lost()),
-        };
-        serde_json::from_slice(&result).map_err(|source| PluginError::BadAnswer {
+        let bytes = self.encode(request)?;
+        let mut worker = self.lock_worker();
+        let answer = self.run_on_worker(&mut worker, bytes, timeout)?;
+        self.decode(&answer)
+    }
+
+    fn lock_worker(&self) -> MutexGuard<'_, Worker> {
+        self.worker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn encode(&self, request: &impl Serialize) -> Result<Vec<u8>, PluginError> {
+        serde_json::to_vec(request).map_err(|source| PluginError::BadAnswer {
             plugin: self.info.name.clone(),
             source,
         })
     }
 
-    fn spawn_worker(&self) -> Result<mpsc::Sender<Job>, PluginError> {
+    fn decode<T: DeserializeOwned>(&self, answer: &[u8]) -> Result<T, PluginError> {
+        serde_json::from_slice(answer).map_err(|source| PluginError::BadAnswer {
+            plugin: self.info.name.clone(),
+            source,
+        })
+    }
+
+    /// Runs one call on the worker, which the caller has locked for the whole call. Any
+    /// failure forgets the plan the plugin holds: a plugin that failed may have lost it.
+    fn run_on_worker(
+        &self,
+        worker: &mut Worker,
+        request: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, PluginError> {
+        let held = worker.plan.take();
+        if worker.jobs.is_none() {
+            worker.jobs = Some(self.spawn_worker()?);
+            worker.cpu = None;
+        }
+        let Some((jobs, thread)) = &worker.jobs else {
+            unreachable!("started above")
+        };
+        let jobs = jobs.clone();
+        // The worker runs on the CPU where its caller waits for it: waking a thread on
+        // another CPU costs more than a small call.
+        // SAFETY: sched_getcpu has no preconditions.
+        let cpu = unsafe { libc::sched_getcpu() };
+        if let Ok(cpu) = usize::try_from(cpu)
+            && worker.cpu != Some(cpu)
+        {
+            bind(thread, cpu);
+            worker.cpu = Some(cpu);
+        }
+        let lost = || PluginError::Failed {
+            plugin: self.info.name.clone(),
+            message: "its worker thread is gone".into(),
+        };
+        let (reply, answer) = mpsc::sync_channel(1);
+        jobs.send((request, reply)).map_err(|_| lost())?;
+        match answer.recv_timeout(timeout) {
+            Ok(result) => {
+                let answer = result?;
+                worker.plan = held;
+                Ok(answer)
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                worker.jobs = None;
+                Err(PluginError::Timeout {
+                    plugin: self.info.name.clone(),
+                    after: timeout,
+                })
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(lost()),
+        }
+    }
+
+    fn spawn_worker(&self) -> Result<(mpsc::Sender<Job>, JoinHandle<()>), PluginError> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (vtable, name) = (self.vtable, self.info.name.clone());
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("plugin {name}"))
             .spawn(move || {
                 for (request, reply) in inbox {
@@ -191,8 +232,24 @@ impl Plugin {
                 plugin: self.info.name.clone(),
                 message: format!("cannot start a thread: {e}"),
             })?;
-        Ok(jobs)
+        Ok((jobs, thread))
     }
+}
+
+/// Binds `thread` to `cpu`; a failure only costs speed.
+fn bind(thread: &JoinHandle<()>, cpu: usize) {
+    if cpu >= usize::try_from(libc::CPU_SETSIZE).unwrap_or(0) {
+        return;
+    }
+    // SAFETY: all zeroes is the empty CPU set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of `set`, for a CPU number within its size.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: the thread is joinable (its handle is borrowed), so its pthread_t is valid;
+    // `set` is a CPU set of the size passed.
+    unsafe {
+        libc::pthread_setaffinity_np(thread.as_pthread_t(), size_of_val(&set), &raw const set)
+    };
 }
 
 /// A request for a plugin's worker, and where its answer goes.
@@ -281,7 +338,7 @@ pub fn load(path: &Path) -> Result<Arc<Plugin>, PluginError> {
         info,
         path: path.clone(),
         vtable,
-        worker: Mutex::new(None),
+        worker: Mutex::new(Worker::default()),
     });
     loaded.insert(path, Arc::clone(&plugin));
     Ok(plugin)
@@ -377,8 +434,8 @@ pub fn for_plan(
 pub fn apply_policies(
     plugins: &[Arc<Plugin>],
     policies: &[String],
-    mut plan: corral_hooks::Plan,
-) -> Result<corral_hooks::Plan, crate::stages::PlanError> {
+    mut plan: Plan,
+) -> Result<Plan, crate::stages::PlanError> {
     for policy in policies {
         let fail = |m: String| crate::stages::PlanError::new("policies", m);
         let plugin = plugins

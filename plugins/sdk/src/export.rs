@@ -48,12 +48,20 @@ fn handle<P: Plugin>(plugin: &P, bytes: &[u8]) -> Result<Vec<u8>, String> {
         Request::Describe => Ok(json(&plugin.info())),
         Request::HookPoints { args } => Ok(json(&plugin.hook_points(&args)?)),
         Request::Hook {
-            context,
+            mut context,
             args,
             timeout_ms,
+            plan_id,
         } => {
+            if context.plan.is_none() && plan_id != 0 {
+                context.plan = Some(kept_plan::take(plan_id)?);
+            }
             let timeout = std::time::Duration::from_millis(timeout_ms);
-            Ok(json(&plugin.hook_within(&context, &args, timeout)?))
+            let outcome = plugin.hook_within(&context, &args, timeout);
+            if let Some(plan) = context.plan.take().filter(|_| plan_id != 0) {
+                kept_plan::keep(plan_id, plan);
+            }
+            Ok(json(&outcome?))
         }
         Request::Policy { policy, mut plan } => {
             plugin.policy(&policy, &mut plan)?;
@@ -72,4 +80,36 @@ fn handle<P: Plugin>(plugin: &P, bytes: &[u8]) -> Result<Vec<u8>, String> {
 /// Serialises an answer. Plain data types always serialise; `null` stands in should one not.
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
+}
+
+/// The plan of the last hook call, which the engine does not send again while it is unchanged.
+mod kept_plan {
+    use std::sync::{Mutex, PoisonError};
+
+    use crate::hooks::Plan;
+
+    static KEPT: Mutex<Option<(u64, Plan)>> = Mutex::new(None);
+
+    /// The plan numbered `id`, taken out until [`keep`] puts it back.
+    pub fn take(id: u64) -> Result<Plan, String> {
+        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+        match kept.take() {
+            Some((kept_id, plan)) if kept_id == id => Ok(plan),
+            other => {
+                *kept = other;
+                Err(format!(
+                    "the engine referred to plan {id}, which this plugin does not hold"
+                ))
+            }
+        }
+    }
+
+    /// Keeps `plan` as number `id`, unless a newer plan is kept already: a call the engine
+    /// gave up on may end after a later one.
+    pub fn keep(id: u64, plan: Plan) {
+        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.as_ref().is_none_or(|(kept_id, _)| *kept_id < id) {
+            *kept = Some((id, plan));
+        }
+    }
 }

@@ -79,6 +79,12 @@ pub enum Request {
         args: Vec<String>,
         /// The hook's time budget, for plugins that can interrupt themselves.
         timeout_ms: u64,
+        /// The number of the context's plan, 0 for none. The engine sends a plan once: a
+        /// context without a plan but with a number has the plan last sent with that
+        /// number, which the SDK keeps and puts back into the context before the hook sees
+        /// it.
+        #[serde(default)]
+        plan_id: u64,
     },
     /// Apply a policy: answered with the changed [`Plan`].
     Policy {

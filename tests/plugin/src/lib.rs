@@ -37,10 +37,14 @@ impl Plugin for TestHooks {
                         .map_err(|e| format!("{value}: {e}"))?;
                     writeln!(
                         file,
-                        "{point} pid={} applied={} plan={}",
+                        "{point} pid={} applied={} plan={} memory={}",
                         ctx.pid.is_some(),
                         ctx.applied.len(),
-                        if ctx.plan.is_some() { "yes" } else { "no" }
+                        if ctx.plan.is_some() { "yes" } else { "no" },
+                        ctx.plan
+                            .as_ref()
+                            .and_then(|p| p.cgroups.limits.memory)
+                            .map_or_else(|| "none".to_owned(), |m| m.to_string())
                     )
                     .map_err(|e| e.to_string())?;
                 }

@@ -1,0 +1,114 @@
+//! Hook calls: the context, and the plan only when the plugin does not hold it already.
+//!
+//! A start calls a plugin's hooks up to fifteen times with a plan that rarely changes
+//! between them, and the plan (its seccomp policy above all) is most of a request. So a
+//! plan is numbered when sent, the plugin's side of the SDK keeps it, and a later call
+//! with an equal plan sends only its number (see [`corral_plugin::Request::Hook`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use corral_hooks::{HookContext, HookOutcome, Plan};
+use serde::Serialize;
+
+use super::{Plugin, PluginError};
+use crate::hooks::ContextRef;
+
+/// The number of the next plan sent; 0 means "no plan".
+static NEXT_PLAN: AtomicU64 = AtomicU64::new(1);
+
+/// [`corral_plugin::Request::Hook`], borrowed: serialised where it lies, never copied.
+#[derive(Serialize)]
+struct HookRequest<'a> {
+    request: &'static str,
+    body: HookBody<'a>,
+}
+
+#[derive(Serialize)]
+struct HookBody<'a> {
+    context: ContextRef<'a>,
+    args: &'a [String],
+    timeout_ms: u64,
+    plan_id: u64,
+}
+
+impl Plugin {
+    /// Runs the plugin's hook for `ctx` with `plan` on its worker, given up on after
+    /// `timeout`; `args` are the hook entry's.
+    pub fn hook(
+        &self,
+        ctx: &HookContext,
+        plan: Option<&Plan>,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<HookOutcome, PluginError> {
+        let mut worker = self.lock_worker();
+        let held = worker.plan.take();
+        let (plan_id, send) = match (plan, held) {
+            (None, _) => (0, None),
+            (Some(plan), Some((id, held))) if held == *plan => (id, Some((held, false))),
+            (Some(plan), _) => (
+                NEXT_PLAN.fetch_add(1, Ordering::Relaxed),
+                Some((plan.clone(), true)),
+            ),
+        };
+        let request = HookRequest {
+            request: "hook",
+            body: HookBody {
+                context: ContextRef {
+                    base: ctx,
+                    plan: send.as_ref().filter(|(_, full)| *full).map(|(p, _)| p),
+                },
+                args,
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                plan_id,
+            },
+        };
+        let bytes = self.encode(&request)?;
+        worker.plan = send.map(|(plan, _)| (plan_id, plan));
+        let answer = self.run_on_worker(&mut worker, bytes, timeout + GRACE)?;
+        self.decode(&answer)
+    }
+}
+
+/// How long past its own timeout a hook gets to report it: a runner that can stop its hook
+/// (Python) says so itself.
+const GRACE: Duration = Duration::from_millis(500);
+
+#[cfg(test)]
+mod tests {
+    use corral_hooks::HookPoint;
+    use corral_plugin::Request;
+
+    use super::*;
+
+    #[test]
+    fn the_borrowed_hook_request_is_what_plugins_read() {
+        let ctx = crate::hooks::context(HookPoint::Stop, "c", "/c.toml".into(), "/r".into());
+        let args = vec!["a".to_owned()];
+        // The plan's own round trip is the integration tests' (tests/integration/hooks.rs).
+        let json = serde_json::to_vec(&HookRequest {
+            request: "hook",
+            body: HookBody {
+                context: ContextRef {
+                    base: &ctx,
+                    plan: None,
+                },
+                args: &args,
+                timeout_ms: 5,
+                plan_id: 7,
+            },
+        })
+        .expect("serialise");
+        let request: Request = serde_json::from_slice(&json).expect("a plugin's request");
+        assert_eq!(
+            request,
+            Request::Hook {
+                context: Box::new(ctx),
+                args,
+                timeout_ms: 5,
+                plan_id: 7,
+            }
+        );
+    }
+}
