@@ -32,6 +32,12 @@ impl Paths {
     pub fn lock_file(&self, name: &str) -> PathBuf {
         self.run.join(format!("{name}.lock"))
     }
+
+    /// Compiled seccomp filters kept between starts. A container's name cannot start with
+    /// `.`, so this never is a container's runtime directory.
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.run.join(".seccomp")
+    }
 }
 
 /// Checks a container name: it becomes a directory, a cgroup and part of interface names.

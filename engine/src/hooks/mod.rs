@@ -146,6 +146,11 @@ impl HookSet {
         self.hooks.push(hook);
     }
 
+    /// Whether any hook runs at one of `points`.
+    pub fn fires_any(&self, points: &[HookPoint]) -> bool {
+        points.iter().any(|&point| self.fires(point))
+    }
+
     /// Whether any hook runs at `point`: checked before a context is built.
     pub fn fires(&self, point: HookPoint) -> bool {
         self.points & (1 << point.index()) != 0

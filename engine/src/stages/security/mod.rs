@@ -32,13 +32,17 @@ use crate::config::ContainerConfig;
 
 /// Builds the stage's plan for a container whose init runs as `uid`. The seccomp filter is
 /// compiled here too, once, for init to inherit (see [`seccomp`]).
-pub fn plan(config: &ContainerConfig, uid: u32) -> Result<SecurityPlan, PlanError> {
+pub fn plan(
+    config: &ContainerConfig,
+    uid: u32,
+    seccomp_cache: &Path,
+) -> Result<SecurityPlan, PlanError> {
     let sec = &config.security;
     let capabilities = caps::plan(sec, uid)?;
     let seccomp = seccomp::plan(&sec.seccomp, &capabilities)
         .map_err(|e| PlanError::new("security.seccomp.profile", crate::error_chain(&e)))?;
     if let Some(filter) = &seccomp {
-        seccomp::prepare(filter)
+        seccomp::prepare(filter, seccomp_cache)
             .map_err(|e| PlanError::new("security.seccomp.profile", crate::error_chain(&e)))?;
     }
     let (masked_paths, readonly_paths) = paths::plan(config);
@@ -126,7 +130,8 @@ mod tests {
 
     #[test]
     fn the_default_plan_says_everything() {
-        let plan = plan(&ContainerConfig::default(), 0).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let plan = plan(&ContainerConfig::default(), 0, cache.path()).unwrap();
         let json = serde_json::to_value(&plan).unwrap();
         for key in [
             "capabilities",

@@ -3,6 +3,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Seek};
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
 use std::sync::Mutex;
 
 use corral_hooks::{SeccompAction, SeccompOp, SeccompPlan};
@@ -10,7 +11,7 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 
-use super::{SeccompError, arch};
+use super::{SeccompError, arch, cache};
 use crate::stages::OpError;
 
 /// A compiled filter and the key of the plan it came from.
@@ -22,22 +23,34 @@ struct Compiled {
 /// The filter compiled when planning, which init inherits by being forked.
 static PREPARED: Mutex<Option<Compiled>> = Mutex::new(None);
 
-fn key(plan: &SeccompPlan) -> u64 {
+fn key(plan_json: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
-    // The plan's JSON is its identity: every field that shapes the filter is in it.
-    serde_json::to_string(plan)
-        .unwrap_or_default()
-        .hash(&mut hasher);
+    plan_json.hash(&mut hasher);
     hasher.finish()
 }
 
-/// Compiles `plan` now, in the monitor, and keeps it for init.
-pub fn prepare(plan: &SeccompPlan) -> Result<(), SeccompError> {
-    let program = compile(plan)?;
+/// The plan's JSON: its identity, since every field that shapes the filter is in it.
+fn identity(plan: &SeccompPlan) -> String {
+    serde_json::to_string(plan).unwrap_or_default()
+}
+
+/// Readies `plan`'s filter now, in the monitor, and keeps it for init: from the on-disk
+/// `cache` when it holds it, else compiled and put there.
+pub fn prepare(plan: &SeccompPlan, cache: &Path) -> Result<(), SeccompError> {
+    let json = identity(plan);
+    let cached = cache::Identity::new(&json);
+    let bytes = match cache::read(cache, &cached) {
+        Some(bytes) => bytes,
+        None => {
+            let bytes = compile(plan)?;
+            cache::write(cache, &cached, &bytes);
+            bytes
+        }
+    };
     if let Ok(mut slot) = PREPARED.lock() {
         *slot = Some(Compiled {
-            key: key(plan),
-            program,
+            key: key(&json),
+            program: decode(&bytes),
         });
     }
     Ok(())
@@ -62,7 +75,7 @@ fn scmp(what: String) -> impl FnOnce(libseccomp::error::SeccompError) -> Seccomp
 
 /// Compiles the plan: one libseccomp context per architecture, each with the rules for it,
 /// merged into one filter as LXC does, so that a rule can be for one architecture only.
-fn compile(plan: &SeccompPlan) -> Result<Vec<libc::sock_filter>, SeccompError> {
+fn compile(plan: &SeccompPlan) -> Result<Vec<u8>, SeccompError> {
     if plan.default_action == SeccompAction::Notify {
         return Err(SeccompError::Invalid(
             "notify cannot be the default action".into(),
@@ -140,7 +153,12 @@ fn compile(plan: &SeccompPlan) -> Result<Vec<libc::sock_filter>, SeccompError> {
         .rewind()
         .and_then(|()| memfd.read_to_end(&mut bytes))
         .map_err(SeccompError::Export)?;
-    Ok(bytes
+    Ok(bytes)
+}
+
+/// A program as libseccomp exports it (struct sock_filter, in this machine's byte order).
+fn decode(bytes: &[u8]) -> Vec<libc::sock_filter> {
+    bytes
         .chunks_exact(8)
         .map(|c| libc::sock_filter {
             code: u16::from_ne_bytes([c[0], c[1]]),
@@ -148,13 +166,13 @@ fn compile(plan: &SeccompPlan) -> Result<Vec<libc::sock_filter>, SeccompError> {
             jf: c[3],
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
-        .collect())
+        .collect()
 }
 
 /// Loads the plan's filter into this process: the one prepared by the monitor if it is the
 /// plan's, else one compiled now. Returns the listener of `notify` rules, if any.
 pub fn load(plan: &SeccompPlan) -> Result<Option<OwnedFd>, OpError> {
-    let wanted = key(plan);
+    let wanted = key(&identity(plan));
     let prepared = PREPARED
         .lock()
         .ok()
@@ -162,10 +180,10 @@ pub fn load(plan: &SeccompPlan) -> Result<Option<OwnedFd>, OpError> {
         .filter(|c| c.key == wanted);
     let mut program = match prepared {
         Some(c) => c.program,
-        None => compile(plan).map_err(|e| OpError {
+        None => decode(&compile(plan).map_err(|e| OpError {
             operation: crate::error_chain(&e),
             errno: libc::EINVAL,
-        })?,
+        })?),
     };
     if program.is_empty() {
         return Ok(None);

@@ -2,10 +2,12 @@
 //! is planned as explicit rules, compiled to BPF with libseccomp and loaded last at the exec
 //! gate, so that it binds init and everything it starts.
 //!
-//! The filter is compiled once, when planning in the monitor, and kept in memory: init is a
-//! fork of the monitor and finds it there, so the start path does not compile. A plan a hook
-//! changed after that no longer matches the compiled filter's key, and init compiles it anew.
+//! The filter is compiled once, when planning in the monitor, kept on disk for later starts
+//! (see [`cache`]) and in memory: init is a fork of the monitor and finds it there, so the
+//! start path does not compile. A plan a hook changed after that no longer matches the
+//! compiled filter's key, and init compiles it anew.
 
+mod cache;
 mod compile;
 mod lxc;
 mod notify;
@@ -258,7 +260,8 @@ mod tests {
         let plan = plan_of(path).unwrap().unwrap();
         assert_eq!(plan.rules.len(), 6);
         assert_eq!(plan.rules[1].syscalls, ["kexec_load"]);
-        prepare(&plan).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        prepare(&plan, cache.path()).unwrap();
     }
 
     #[test]
