@@ -795,7 +795,7 @@ phase_scale() {
 		echo "running per ls: $(corral_running_count)"
 		echo "cgroups under $tag: $(while read -r d; do case "$d" in */"$tag") find "$d" -mindepth 1 -type d ;; esac; done < <(our_cgroup_parents) | wc -l)"
 		echo "mounts under $tmp: $(awk -v t="$tmp" 'index($5, t "/") == 1' /proc/self/mountinfo | wc -l)"
-		echo "runtime dirs in $CORRAL_RUN_DIR: $(find "$CORRAL_RUN_DIR" -mindepth 1 -maxdepth 1 -type d | wc -l)"
+		echo "runtime dirs in $CORRAL_RUN_DIR: $(find "$CORRAL_RUN_DIR" -mindepth 1 -maxdepth 1 -type d ! -name ".*" | wc -l)"
 		echo "ptys in use: $(cat /proc/sys/kernel/pty/nr)"
 	} >"$out/leftovers.txt"
 	# An LXC leftover is not corral's: list it apart.

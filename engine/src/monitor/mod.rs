@@ -10,6 +10,7 @@ mod client;
 mod console;
 mod protocol;
 mod server;
+mod trim;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -239,7 +240,7 @@ impl<'a> Monitor<'a> {
             self.set_state(State::Running);
             status.send("RUNNING");
             if matches!(self.mode, Mode::Start { foreground: false }) {
-                trim_memory();
+                trim::trim_memory();
             }
             let ended = self.watch(pid, &rollback, &mut notify);
             if self.state != State::Stopping {
@@ -716,41 +717,5 @@ fn exit_code(status: WaitStatus) -> i32 {
         WaitStatus::Exited(_, code) => code,
         WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
         _ => 125,
-    }
-}
-
-/// Gives back the memory the start took and the watch does not need: the freed heap, and
-/// the resident pages of program text (corral's, libc's), which fault back in from the page
-/// cache when touched. A monitor lives as long as its container: what it holds counts once
-/// per container.
-fn trim_memory() {
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
-    unsafe { libc::malloc_trim(0) };
-    let Ok(maps) = fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        // Only file-backed text: never written, so dropping its pages loses nothing. Data
-        // mappings (relocated, written) must never be dropped.
-        if perms != "r-xp" || fields.nth(3).is_none_or(|path| !path.starts_with('/')) {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (
-            usize::from_str_radix(start, 16),
-            usize::from_str_radix(end, 16),
-        ) else {
-            continue;
-        };
-        // SAFETY: the range is a private, read-only, executable file mapping of this process
-        // (as /proc/self/maps says): MADV_DONTNEED only unmaps its pages, which the next
-        // access maps again, unchanged, from the file.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
     }
 }
