@@ -27,6 +27,8 @@ USAGE
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 quick=0
 check=0
 out="$repo/target/bench/hooks"
@@ -47,12 +49,14 @@ command -v hyperfine >/dev/null || { echo "hooks.sh: hyperfine is missing" >&2; 
 target="${CARGO_TARGET_DIR:-$repo/target}/release"
 bin="$target/corral"
 world="$(mktemp -d /tmp/corral-bench-hooks.XXXXXX)"
+# corral's runtime files on a tmpfs, as on a normal system (see lib.sh).
+run_dir="$(bench_run_dir corral-bench-hooks)"
 cleanup() {
 	for c in none rust python; do "$bin" destroy -f -n "$c" >/dev/null 2>&1 || true; done
-	rm -rf "$world"
+	rm -rf "$world" "$run_dir"
 }
 trap cleanup EXIT
-export CORRAL_ROOT="$world/root" CORRAL_RUN_DIR="$world/run" CORRAL_CONFIG="$world/global.toml"
+export CORRAL_ROOT="$world/root" CORRAL_RUN_DIR="$run_dir" CORRAL_CONFIG="$world/global.toml"
 export CORRAL_PLUGIN_PATH="$target"
 printf '[cgroup]\nparent = "corral-bench-hooks"\n' >"$CORRAL_CONFIG"
 

@@ -14,6 +14,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 quick=0
 check=0
 out="$repo/target/bench/security"
@@ -41,7 +43,9 @@ lxc_seccomp=/usr/share/lxc/config/common.seccomp
 
 tag="corral-bench-sec-$$"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/$tag.XXXXXX")"
-export CORRAL_ROOT="$tmp/root" CORRAL_RUN_DIR="$tmp/run" CORRAL_CONFIG="$tmp/global.toml"
+# corral's runtime files on a tmpfs, as on a normal system (see lib.sh).
+run_dir="$(bench_run_dir "$tag")"
+export CORRAL_ROOT="$tmp/root" CORRAL_RUN_DIR="$run_dir" CORRAL_CONFIG="$tmp/global.toml"
 printf '[cgroup]\nparent = "%s"\n' "$tag" >"$CORRAL_CONFIG"
 variants=(bare none seccomp landlock)
 
@@ -57,7 +61,7 @@ cleanup() {
 	awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts | while read -r m; do
 		find "$m" -maxdepth 6 -type d \( -name "$tag" -o -name "$tag-*" \) -prune -print 2>/dev/null
 	done | while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
-	rm -rf --one-file-system "$tmp"
+	rm -rf --one-file-system "$tmp" "$run_dir"
 	exit "$rc"
 }
 trap cleanup EXIT
