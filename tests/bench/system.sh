@@ -48,6 +48,8 @@ EOF
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 
 quick=0
 check=0
@@ -178,14 +180,19 @@ mkdir -p "$bin" "$out"
 export CORRAL_CONFIG="$tmp/global.toml"
 printf '[cgroup]\nparent = "%s"\n' "$tag" >"$CORRAL_CONFIG"
 worlds=()               # corral worlds (dirs holding root/ and run/) to clean up
+run_dirs=()             # their run/, on a tmpfs (lib.sh), to remove
 lxcpaths=()             # LXC lxcpaths to clean up
 bg_pid=""               # hyperfine, run in the background so that signals reach the trap
 
 # A phase's own corral world and lxcpath, so that `ls -f` and `lxc-ls -f` see only its
 # containers.
 use_world() {
-	local w="$tmp/$1"
-	mkdir -p "$w/root" "$w/run" "$w/lxc"
+	local w="$tmp/$1" r
+	mkdir -p "$w/root" "$w/lxc"
+	# corral's runtime files on a tmpfs, as on a normal system (see lib.sh).
+	r="$(bench_run_dir "$tag-$1")"
+	run_dirs+=("$r")
+	ln -s "$r" "$w/run"
 	worlds+=("$w")
 	lxcpaths+=("$w/lxc")
 	export CORRAL_ROOT="$w/root" CORRAL_RUN_DIR="$w/run"
@@ -237,7 +244,7 @@ cleanup() {
 		done
 		[ -d "$d" ] && warn "cgroup $d not empty, left in place"
 	done < <(our_cgroup_parents)
-	rm -rf --one-file-system "$tmp"
+	rm -rf --one-file-system "$tmp" "${run_dirs[@]}"
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -795,7 +802,7 @@ phase_scale() {
 		echo "running per ls: $(corral_running_count)"
 		echo "cgroups under $tag: $(while read -r d; do case "$d" in */"$tag") find "$d" -mindepth 1 -type d ;; esac; done < <(our_cgroup_parents) | wc -l)"
 		echo "mounts under $tmp: $(awk -v t="$tmp" 'index($5, t "/") == 1' /proc/self/mountinfo | wc -l)"
-		echo "runtime dirs in $CORRAL_RUN_DIR: $(find "$CORRAL_RUN_DIR" -mindepth 1 -maxdepth 1 -type d ! -name ".*" | wc -l)"
+		echo "runtime dirs in $CORRAL_RUN_DIR: $(find -H "$CORRAL_RUN_DIR" -mindepth 1 -maxdepth 1 -type d ! -name ".*" | wc -l)"
 		echo "ptys in use: $(cat /proc/sys/kernel/pty/nr)"
 	} >"$out/leftovers.txt"
 	# An LXC leftover is not corral's: list it apart.
