@@ -305,7 +305,7 @@ pub fn start(
             // While init mounts, the cgroup is made, unless a hook may still change the
             // cgroup or device plan or look at the host in between: on two CPUs this takes
             // the cgroup's cost off the start.
-            if stage == Stage::Mounts && !hooks.fires_any(&CGROUP_PLAN_SETTLED_BY) {
+            if stage == Stage::Mounts && !hooks.fires_any(after_mounts_to_before_cgroups()) {
                 made = Some(make_cgroup(&runtime_dir, pid, plan, layout, rollback));
             }
             expect_done(&ours, stage)?;
@@ -350,15 +350,18 @@ pub fn start(
     Ok(Started { pid, notify })
 }
 
-/// The hook points after the mounts stage's before-hook and up to the cgroups stage's.
-const CGROUP_PLAN_SETTLED_BY: [HookPoint; 6] = [
-    HookPoint::After(Stage::Mounts),
-    HookPoint::Before(Stage::Network),
-    HookPoint::After(Stage::Network),
-    HookPoint::Before(Stage::Security),
-    HookPoint::After(Stage::Security),
-    HookPoint::Before(Stage::Cgroups),
-];
+/// The hook points from the mounts stage's after-hook to the cgroups stage's before-hook,
+/// in [`HookPoint::START`]'s order.
+fn after_mounts_to_before_cgroups() -> &'static [HookPoint] {
+    let at = |point| HookPoint::START.iter().position(|p| *p == point);
+    match (
+        at(HookPoint::After(Stage::Mounts)),
+        at(HookPoint::Before(Stage::Cgroups)),
+    ) {
+        (Some(from), Some(to)) => &HookPoint::START[from..=to],
+        _ => &HookPoint::START,
+    }
+}
 
 /// The host's part of the cgroups stage: makes the container's cgroup with its limits and
 /// the security stage's device rules, and opens the files init joins it by.
