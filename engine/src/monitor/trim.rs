@@ -7,6 +7,10 @@ use std::ops::Range;
 /// Returns the freed heap, the resident pages of read-only file mappings (code and
 /// constants, which fault back in from the page cache when touched) and the stack pages
 /// well below the current frame (zero-filled again if ever reached).
+///
+/// Never inlined: its frame must be its own, below every caller's, so that what lies below
+/// it belongs to no live frame.
+#[inline(never)]
 pub fn trim_memory() {
     let here = 0u8;
     let below = std::ptr::addr_of!(here).addr();
