@@ -38,6 +38,12 @@ impl Paths {
     pub fn seccomp_cache(&self) -> PathBuf {
         self.run.join(".seccomp")
     }
+
+    /// The state of corral's bridges, one directory each; named as
+    /// [`Paths::seccomp_cache`] is, for the same reason.
+    pub fn net_dir(&self) -> PathBuf {
+        self.run.join(".net")
+    }
 }
 
 /// Checks a container name: it becomes a directory, a cgroup and part of interface names.
@@ -70,6 +76,19 @@ mod tests {
         assert!(validate_name("web-1.test_a").is_ok());
         for bad in ["", ".hidden", "-x", "a/b", "a b", "..", &"x".repeat(65)] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn corrals_own_runtime_directories_are_no_containers() {
+        let paths = Paths {
+            root: "/var/lib/corral".into(),
+            run: "/run/corral".into(),
+        };
+        for dir in [paths.seccomp_cache(), paths.net_dir()] {
+            assert_eq!(dir.parent(), Some(paths.run.as_path()));
+            let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            assert!(validate_name(name).is_err(), "{name} could be a container");
         }
     }
 }

@@ -73,7 +73,7 @@ pub struct Status {
 
 /// Where the bridge's state lives.
 pub fn state_dir(bridge: &BridgeConfig, paths: &Paths) -> PathBuf {
-    paths.run.join("net").join(&bridge.name)
+    paths.net_dir().join(&bridge.name)
 }
 
 /// Brings the bridge up unless it is: called at every container start that needs it, so
