@@ -9,9 +9,11 @@ set -euo pipefail
 # libseccomp-dev: the seccomp compiler the engine links; dnsmasq-base and nftables: the
 # default bridge's DHCP, DNS and NAT; containernetworking-plugins: the cni driver's plugins in
 # /usr/lib/cni; openssh-client: ssh into a container in a test; python3-dev and python3-venv:
-# the Python package (PyO3 links libpython in the workspace build; its tests run in a venv).
+# the Python package (PyO3 links libpython in the workspace build; its tests run in a venv);
+# lxc: LXC's own seccomp policy, which a test reads as corral's input.
 packages=(busybox-static debootstrap util-linux procps iproute2 pkg-config gcc libseccomp-dev
-    dnsmasq-base nftables containernetworking-plugins openssh-client python3-dev python3-venv)
+    dnsmasq-base nftables containernetworking-plugins openssh-client python3-dev python3-venv
+    lxc)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
