@@ -114,6 +114,10 @@ pub trait Plugin: Send + Sync + 'static {
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
+        // A panic is caught at the ABI boundary and reported; with abort, it would take the
+        // engine down with it.
+        #[cfg(panic = "abort")]
+        compile_error!("a corral plugin must be built with panic = \"unwind\"");
         #[doc(hidden)]
         #[unsafe(no_mangle)]
         pub extern "C" fn corral_plugin_entry() -> *const $crate::abi::VTable {
