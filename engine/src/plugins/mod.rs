@@ -177,13 +177,14 @@ impl Plugin {
         timeout: Duration,
     ) -> Result<Vec<u8>, PluginError> {
         let held = worker.plan.take();
-        if worker.jobs.is_none() {
-            worker.jobs = Some(self.spawn_worker()?);
-            worker.cpu = None;
-        }
-        let Some((jobs, thread)) = &worker.jobs else {
-            unreachable!("started above")
+        let started = match worker.jobs.take() {
+            Some(started) => started,
+            None => {
+                worker.cpu = None;
+                self.spawn_worker()?
+            }
         };
+        let (jobs, thread) = worker.jobs.insert(started);
         let jobs = jobs.clone();
         // The worker runs on the CPU where its caller waits for it: waking a thread on
         // another CPU costs more than a small call.

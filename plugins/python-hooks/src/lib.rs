@@ -13,7 +13,7 @@ mod convert;
 
 use std::ffi::CString;
 use std::mem::MaybeUninit;
-use std::sync::{Condvar, Mutex, MutexGuard, Once, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use corral_plugin::hooks::{HookContext, HookOutcome, HookPoint};
@@ -40,16 +40,16 @@ fn runner(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         .map(|m| m.bind(py))
 }
 
-/// Runs `f` with the GIL, starting the interpreter on first use.
-fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-    static STARTED: Once = Once::new();
-    STARTED.call_once(start_interpreter);
-    Python::attach(f)
+/// Runs `f` with the GIL, starting the interpreter on first use; a Python error it returns
+/// becomes its message with the traceback, after `what`.
+fn attach<R>(what: &str, f: impl for<'py> FnOnce(Python<'py>) -> PyResult<R>) -> Result<R, String> {
+    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
+    STARTED.get_or_init(start_interpreter).clone()?;
+    Python::attach(|py| f(py).map_err(|e| format!("{what}: {}", python_error(py, &e))))
 }
 
-/// Starts the interpreter for hooks. Should this fail, PyO3 tries again on first use, and
-/// reports the error.
-fn start_interpreter() {
+/// Starts the interpreter for hooks.
+fn start_interpreter() -> Result<(), String> {
     // The engine loads plugins with their symbols kept local, but CPython's extension
     // modules (`_json`, `math`, `_socket`...) look up libpython's symbols globally: without
     // making libpython global they fail to import.
@@ -86,11 +86,19 @@ fn start_interpreter() {
     // SAFETY: the config is not used again.
     unsafe { ffi::PyConfig_Clear(config) };
     // SAFETY: reads the status just returned.
-    if unsafe { ffi::PyStatus_Exception(status) } == 0 {
-        // Release the GIL this thread holds after initialisation, for `Python::attach`.
-        // SAFETY: this thread holds the GIL, since Py_InitializeFromConfig succeeded.
-        unsafe { ffi::PyEval_SaveThread() };
+    if unsafe { ffi::PyStatus_Exception(status) } != 0 {
+        let message = if status.err_msg.is_null() {
+            "unknown error".into()
+        } else {
+            // SAFETY: a failed status carries a static NUL-terminated message.
+            unsafe { std::ffi::CStr::from_ptr(status.err_msg) }.to_string_lossy()
+        };
+        return Err(format!("cannot start the Python interpreter: {message}"));
     }
+    // Release the GIL this thread holds after initialisation, for `Python::attach`.
+    // SAFETY: this thread holds the GIL, since Py_InitializeFromConfig succeeded.
+    unsafe { ffi::PyEval_SaveThread() };
+    Ok(())
 }
 
 fn c_str(text: &str) -> CString {
@@ -129,9 +137,9 @@ impl Plugin for PythonHooks {
     fn hook_points(&self, args: &[String]) -> Result<Vec<HookPoint>, String> {
         let path = script(args)?;
         let names: Vec<&str> = HookPoint::ALL.iter().map(|p| p.name()).collect();
-        let found: Vec<String> =
-            attach(|py| runner(py)?.call_method1("points", (path, names))?.extract())
-                .map_err(|e| attach(|py| format!("{path}: {}", python_error(py, &e))))?;
+        let found: Vec<String> = attach(path, |py| {
+            runner(py)?.call_method1("points", (path, names))?.extract()
+        })?;
         found
             .iter()
             .map(|name| name.parse().map_err(|e| format!("{e}")))
@@ -150,7 +158,7 @@ impl Plugin for PythonHooks {
     ) -> Result<HookOutcome, String> {
         let path = script(args)?;
         let context = serde_json::to_value(ctx).map_err(|e| e.to_string())?;
-        let (error, answer, plan) = attach(|py| {
+        let (error, answer, plan) = attach(path, |py| {
             let _armed = WATCHDOG.arm(timeout);
             let context = convert::to_python(py, &context)?;
             let (error, answer, plan): (Option<String>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
@@ -162,9 +170,8 @@ impl Plugin for PythonHooks {
                 HookPoint::Before(_) => Some(convert::from_python(&plan)?),
                 _ => None,
             };
-            PyResult::Ok((error, answer, plan))
-        })
-        .map_err(|e| attach(|py| format!("{path}: {}", python_error(py, &e))))?;
+            Ok((error, answer, plan))
+        })?;
         if let Some(trace) = error {
             return Err(format!("Python exception in {path}:\n{trace}"));
         }
