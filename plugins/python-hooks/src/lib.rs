@@ -16,7 +16,7 @@ use std::mem::MaybeUninit;
 use std::sync::{Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use corral_plugin::hooks::{HookContext, HookOutcome, HookPoint};
+use corral_plugin::hooks::{HookContext, HookOutcome, HookPoint, Plan};
 use corral_plugin::{Info, Plugin, export_plugin};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -157,20 +157,26 @@ impl Plugin for PythonHooks {
         timeout: Duration,
     ) -> Result<HookOutcome, String> {
         let path = script(args)?;
-        let context = serde_json::to_value(ctx).map_err(|e| e.to_string())?;
-        let (error, answer, plan) = attach(path, |py| {
+        let mut bare = ctx.clone();
+        let source = PlanSource {
+            plan: bare.plan.take(),
+        };
+        let fields = serde_json::to_value(&bare).map_err(|e| e.to_string())?;
+        let (error, answer, left) = attach(path, |py| {
             let _armed = WATCHDOG.arm(timeout);
-            let context = convert::to_python(py, &context)?;
-            let (error, answer, plan): (Option<String>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
+            let fields = convert::to_python(py, &fields)?;
+            let source = Bound::new(py, source)?;
+            let (error, answer, left): (Option<String>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
                 runner(py)?
-                    .call_method1("run", (path, context))?
+                    .call_method1("run", (path, fields, &source))?
                     .extract()?;
             let answer = answer.extract::<Option<String>>().ok().flatten();
-            let plan = match ctx.point {
-                HookPoint::Before(_) => Some(convert::from_python(&plan)?),
+            // A before-hook that read the plan may have changed it.
+            let left = match ctx.point {
+                HookPoint::Before(_) if !left.is_none() => Some(convert::from_python(&left)?),
                 _ => None,
             };
-            Ok((error, answer, plan))
+            Ok((error, answer, left))
         })?;
         if let Some(trace) = error {
             return Err(format!("Python exception in {path}:\n{trace}"));
@@ -178,13 +184,31 @@ impl Plugin for PythonHooks {
         if let Some(reason) = answer {
             return Ok(HookOutcome::Refuse { reason });
         }
-        match plan {
-            Some(plan) if Some(&plan) != context.get("plan") => {
-                let plan = serde_json::from_value(plan).map_err(|e| format!("ctx.plan: {e}"))?;
-                Ok(HookOutcome::Change { plan })
-            }
-            _ => Ok(HookOutcome::Continue),
+        let Some(left) = left else {
+            return Ok(HookOutcome::Continue);
+        };
+        let plan: Plan = serde_json::from_value(left).map_err(|e| format!("ctx.plan: {e}"))?;
+        if ctx.plan.as_ref() == Some(&plan) {
+            return Ok(HookOutcome::Continue);
         }
+        Ok(HookOutcome::Change {
+            plan: Box::new(plan),
+        })
+    }
+}
+
+/// The plan of a hook's context, made into Python objects only if the hook reads it.
+#[pyclass(frozen)]
+struct PlanSource {
+    plan: Option<Plan>,
+}
+
+#[pymethods]
+impl PlanSource {
+    fn __call__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = serde_json::to_value(&self.plan)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        convert::to_python(py, &value)
     }
 }
 

@@ -23,13 +23,24 @@ sys.meta_path.append(_Site())
 
 
 class Context:
-    """What a hook sees; its attributes are the context's fields."""
+    """What a hook sees; its attributes are the context's fields. `plan` is made from the
+    plan's source when first read: most hooks never read it."""
 
-    def __init__(self, fields):
+    def __init__(self, fields, plan):
         self.__dict__.update(fields)
+        self._corral_plan = plan
+
+    def __getattr__(self, name):
+        # Called only for attributes not set yet.
+        if name != "plan":
+            raise AttributeError(name)
+        self.plan = self._corral_plan() if self._corral_plan is not None else None
+        return self.plan
 
     def __repr__(self):
-        fields = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if k != "plan")
+        fields = ", ".join(
+            f"{k}={v!r}" for k, v in self.__dict__.items() if k not in ("plan", "_corral_plan")
+        )
         return f"Context({fields})"
 
 
@@ -51,17 +62,18 @@ def points(path, names):
     return [n for n in names if callable(getattr(module, n.replace("-", "_"), None))]
 
 
-def run(path, context):
+def run(path, context, plan):
     """Calls the script's function for the context's point with a `Context` made of the
-    `context` dict. Answers (error, answer, plan): the traceback of an exception, else what the
-    function returned and the plan as the function left it."""
+    `context` dict and `plan`, a callable making the plan's dict (or None: no plan). Answers
+    (error, answer, plan): the traceback of an exception, else what the function returned and
+    the plan as the function left it, or None if it never read the plan."""
     try:
         module = _load(path)
         point = context["point"]
         function = getattr(module, point.replace("-", "_"), None)
         if function is None:
-            return None, None, context.get("plan")
-        ctx = Context(context)
+            return None, None, None
+        ctx = Context(context, plan)
         if point.startswith(("before-", "after-")):
             ctx.stage = point.split("-", 1)[1]
         answer = function(ctx)
@@ -69,4 +81,4 @@ def run(path, context):
         import traceback  # only now: importing it costs milliseconds
 
         return traceback.format_exc(), None, None
-    return None, answer, ctx.plan
+    return None, answer, ctx.__dict__.get("plan")
