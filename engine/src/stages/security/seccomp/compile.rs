@@ -75,6 +75,7 @@ fn scmp(what: String) -> impl FnOnce(libseccomp::error::SeccompError) -> Seccomp
 
 /// Compiles the plan: one libseccomp context per architecture, each with the rules for it,
 /// merged into one filter as LXC does, so that a rule can be for one architecture only.
+/// Returns the program as libseccomp exports it (see [`decode`]).
 fn compile(plan: &SeccompPlan) -> Result<Vec<u8>, SeccompError> {
     if plan.default_action == SeccompAction::Notify {
         return Err(SeccompError::Invalid(
