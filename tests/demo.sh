@@ -36,7 +36,7 @@ echo "== corral execute -n $name -- sh -c '...'"
 "$corral" execute -n "$name" -- /bin/sh -c '
     echo "hello from $(hostname), pid $$"
     echo "processes:"; ps -o pid,args
-    echo "/ holds: $(ls / | tr '\n' ' ')"; echo "cgroup: $(head -1 /proc/self/cgroup)"
+    echo "/ holds: $(ls / | xargs)"; echo "cgroup: $(head -1 /proc/self/cgroup)"
     ip -o link show | cut -d: -f2'
 
 echo "== corral start -n $name   (a system container: busybox init as PID 1, under a monitor)"
