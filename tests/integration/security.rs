@@ -102,6 +102,14 @@ fn each_seccomp_action_does_what_it_says() {
         run.stderr
     );
 
+    // The compiled filter is kept for later starts, in a directory only root may use.
+    let cache = w.run_dir().join(".seccomp");
+    let kept = std::fs::read_dir(&cache).unwrap().count();
+    assert!(kept >= 1, "no compiled filter kept in {}", cache.display());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cache).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "{} is open to others", cache.display());
+
     let killed = w.execute("actions", &["/probe", "die-by-seccomp"]);
     assert_eq!(killed.code, 128 + 31, "{killed:?}");
     assert!(

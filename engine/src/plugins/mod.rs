@@ -133,23 +133,6 @@ impl Plugin {
         self.decode(&raw_call(self.vtable, &bytes, &self.info.name)?)
     }
 
-    /// Like [`Plugin::call`], on the plugin's worker thread, given up on after `timeout`.
-    ///
-    /// The worker is started on first use and kept, so a call costs two thread wake-ups
-    /// rather than a thread's creation. It waits idle between calls, holding no lock, when
-    /// the monitor clones init. A call past its timeout cannot be stopped (it is Rust code):
-    /// its worker is abandoned to finish it, and the next call starts a new one.
-    pub fn call_within<T: DeserializeOwned>(
-        &self,
-        request: &impl Serialize,
-        timeout: Duration,
-    ) -> Result<T, PluginError> {
-        let bytes = self.encode(request)?;
-        let mut worker = self.lock_worker();
-        let answer = self.run_on_worker(&mut worker, bytes, timeout)?;
-        self.decode(&answer)
-    }
-
     fn lock_worker(&self) -> MutexGuard<'_, Worker> {
         self.worker.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -168,8 +151,14 @@ impl Plugin {
         })
     }
 
-    /// Runs one call on the worker, which the caller has locked for the whole call. Any
-    /// failure forgets the plan the plugin holds: a plugin that failed may have lost it.
+    /// Runs one call on the plugin's worker thread, which the caller has locked for the
+    /// whole call, given up on after `timeout`. Any failure forgets the plan the plugin
+    /// holds: a plugin that failed may have lost it.
+    ///
+    /// The worker is started on first use and kept, so a call costs two thread wake-ups
+    /// rather than a thread's creation. It waits idle between calls, holding no lock, when
+    /// the monitor clones init. A call past its timeout cannot be stopped (it is Rust code):
+    /// its worker is abandoned to finish it, and the next call starts a new one.
     fn run_on_worker(
         &self,
         worker: &mut Worker,
