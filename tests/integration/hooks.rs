@@ -200,15 +200,30 @@ fn a_program_failing_at_any_point_aborts_cleanly() {
 #[test]
 fn hooks_past_their_timeout_are_stopped() {
     let world = World::new();
-    world.busybox("t", &plugin_hooks("\"hang=before-mounts\"", "300ms"));
-    let run = world.execute("t", &["/bin/true"]);
-    assert_eq!(run.code, 125, "{run:?}");
+    // A plugin cannot be stopped: the watchdog undoes what the start did and ends the
+    // monitor, before init is cloned, once the cgroup exists, and once the program ran.
+    for point in ["before-mounts", "after-cgroups", "stop"] {
+        let name = format!("t-{point}");
+        world.busybox(&name, &plugin_hooks(&format!("\"hang={point}\""), "300ms"));
+        let run = world.execute(&name, &["/bin/true"]);
+        assert_eq!(run.code, 125, "{point}: {run:?}");
+        assert!(
+            run.stderr
+                .contains(&format!("hook {point} (plugin testhooks)"))
+                && run.stderr.contains("did not answer within 300ms"),
+            "{point}: {}",
+            run.stderr
+        );
+        world.assert_clean(&name);
+    }
+    let run = world.corral(&["start", "-n", "t-after-cgroups"]);
+    assert_ne!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains("did not answer within"),
         "{}",
         run.stderr
     );
-    world.assert_clean("t");
+    world.assert_clean("t-after-cgroups");
     world.busybox(
         "s",
         "[[hooks]]\npoint = \"after-network\"\nprogram = \"/bin/sleep\"\nargs = [\"30\"]\ntimeout = \"300ms\"\n",
@@ -307,4 +322,17 @@ fn create_hooks_run_in_the_cli_and_a_failing_one_removes_the_container() {
     let run = world.corral(&["create", "-t", "busybox", "-n", "d"]);
     assert!(run.stderr.contains("hook create"), "{}", run.stderr);
     assert!(!world.root().join("d").exists());
+    // A plugin's create hook past its timeout: the process ends, and the container with it.
+    let hang = "[defaults]\nplugins = [\"testhooks\"]\n[[defaults.hooks]]\npoint = \"create\"\n\
+                plugin = \"testhooks\"\nargs = [\"hang=create\"]\ntimeout = \"200ms\"\n";
+    fs::write(&global, format!("{base}{hang}")).expect("write global config");
+    let run = world.corral(&["create", "-t", "busybox", "-n", "e"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("hook create (plugin testhooks)")
+            && run.stderr.contains("did not answer within 200ms"),
+        "{}",
+        run.stderr
+    );
+    assert!(!world.root().join("e").exists());
 }

@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 Ok(code) => Ok(u8::try_from(code).unwrap_or(255)),
                 Err(e) => {
                     eprintln!("corral: error: {}", corral::error_chain(&e));
-                    Ok(super::execute_failure_code(&e))
+                    Ok(e.execute_status())
                 }
             };
         }

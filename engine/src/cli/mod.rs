@@ -13,8 +13,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use corral::monitor::MonitorError;
-use corral::pipeline::PipelineError;
 
 pub use commands::run;
 
@@ -363,14 +361,4 @@ pub fn init_logging(args: &GlobalArgs) -> anyhow::Result<()> {
         None => builder.with_writer(std::io::stderr).init(),
     }
     Ok(())
-}
-
-/// Why `corral execute` failed, as its exit status: 126 when the program cannot run, 127
-/// when it was not found, 125 for any other failure, as `docker run` and `env` do.
-pub fn execute_failure_code(error: &MonitorError) -> u8 {
-    match error {
-        MonitorError::Pipeline(PipelineError::Exec(e)) if e.errno == libc::ENOENT => 127,
-        MonitorError::Pipeline(PipelineError::Exec(_)) => 126,
-        _ => 125,
-    }
 }

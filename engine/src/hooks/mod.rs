@@ -6,6 +6,7 @@
 //! bit test.
 
 mod program;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,8 +19,14 @@ use crate::config::{ContainerConfig, HookEntry, PluginsConfig};
 use crate::container::Container;
 use crate::plugins::{self, Plugin, PluginError};
 
+pub use watchdog::{AbortHandler, AbortRegistration, on_abort};
+
 /// The plugin that runs Python hooks (`plugins/python-hooks`).
 const PYTHON_PLUGIN: &str = "python-hooks";
+
+/// How long past its own timeout a plugin hook gets to report it: a runner that can stop
+/// its hook (Python) says so itself, before the watchdog ends the process.
+const GRACE: Duration = Duration::from_millis(500);
 
 /// A hook that failed, refused or timed out, at a point.
 #[derive(Debug, thiserror::Error)]
@@ -192,9 +199,16 @@ impl HookSet {
             };
             tracing::debug!(%point, hook = %hook.label, "running hook");
             let outcome = match &*hook.runner {
-                Runner::Plugin(plugin) => plugin
-                    .hook(ctx, plan.as_deref(), &hook.args, hook.timeout)
-                    .map_err(|e| fail(e.into()))?,
+                Runner::Plugin(plugin) => {
+                    let late = PluginError::Timeout {
+                        plugin: plugin.info.name.clone(),
+                        after: hook.timeout,
+                    };
+                    let _watched = watchdog::watch(hook.timeout + GRACE, fail(late.into()));
+                    plugin
+                        .hook(ctx, plan.as_deref(), &hook.args, hook.timeout)
+                        .map_err(|e| fail(e.into()))?
+                }
                 Runner::Program { path, lxc } => {
                     let input = ContextRef {
                         base: ctx,

@@ -32,7 +32,7 @@ use self::console::Terminals;
 use self::server::{Incoming, Role, Server};
 use crate::config::ContainerConfig;
 use crate::container::{Container, ContainerError};
-use crate::hooks::HookSet;
+use crate::hooks::{self, HookSet};
 use crate::lock::LockError;
 use crate::pipeline::{self, InitMode, PipelineError, Rollback, Started};
 use crate::runtime;
@@ -68,6 +68,18 @@ pub enum MonitorError {
     /// The monitor could not set itself up.
     #[error("{0}")]
     Setup(String, #[source] io::Error),
+}
+
+impl MonitorError {
+    /// Why `corral execute` failed, as its exit status: 126 when the program cannot run,
+    /// 127 when it was not found, 125 for any other failure, as `docker run` and `env` do.
+    pub fn execute_status(&self) -> u8 {
+        match self {
+            MonitorError::Pipeline(PipelineError::Exec(e)) if e.errno == libc::ENOENT => 127,
+            MonitorError::Pipeline(PipelineError::Exec(_)) => 126,
+            _ => 125,
+        }
+    }
 }
 
 impl From<ContainerError> for MonitorError {
@@ -119,26 +131,27 @@ fn run_inner(
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
     fs::create_dir_all(&runtime_dir)
         .map_err(|e| MonitorError::Setup(format!("cannot create {}", runtime_dir.display()), e))?;
-    let remove_runtime_dir = || {
-        if let Err(e) = fs::remove_dir_all(&runtime_dir)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(%e, dir = %runtime_dir.display(), "cannot remove the runtime directory");
-        }
-    };
     let mut monitor = match Monitor::new(container, mode, &runtime_dir) {
         Ok(monitor) => monitor,
         Err(e) => {
-            remove_runtime_dir();
+            remove_runtime_dir(&runtime_dir);
             return Err(e);
         }
     };
     let result = monitor.life(status);
-    remove_runtime_dir();
+    remove_runtime_dir(&runtime_dir);
     drop(lock);
     // Clients waiting for the end (`corral stop`) see it only once all is cleaned up.
     monitor.close();
     result
+}
+
+fn remove_runtime_dir(dir: &Path) {
+    if let Err(e) = fs::remove_dir_all(dir)
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        tracing::warn!(%e, dir = %dir.display(), "cannot remove the runtime directory");
+    }
 }
 
 /// The pipe to the `corral start` that spawned this monitor.
@@ -232,7 +245,9 @@ impl<'a> Monitor<'a> {
     fn life(&mut self, status: &mut StatusPipe) -> Result<i32, MonitorError> {
         let result = loop {
             self.set_state(State::Starting);
-            let (rollback, started, hooks, mut plan) = match self.boot() {
+            let rollback = Rollback::default();
+            let _abort = self.abort_on_hook_timeout(&rollback, status);
+            let (started, hooks, mut plan) = match self.boot(&rollback) {
                 Ok(booted) => booted,
                 Err(e) => break Err(e),
             };
@@ -283,9 +298,36 @@ impl<'a> Monitor<'a> {
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
     }
 
-    /// Plans and applies every stage, running the hooks. On failure, what was done is
-    /// undone. Returns the plan as applied, with the hooks that run when it ends.
-    fn boot(&mut self) -> Result<(Rollback, Started, HookSet, Plan), MonitorError> {
+    /// Makes the hook watchdog end this monitor as a failed start ends: what `rollback`
+    /// records is undone, the runtime directory removed, and the error reported.
+    fn abort_on_hook_timeout(
+        &self,
+        rollback: &Rollback,
+        status: &StatusPipe,
+    ) -> hooks::AbortRegistration {
+        let rollback = rollback.clone();
+        let runtime_dir = self.container.runtime_dir();
+        let mut status = StatusPipe(status.0.as_ref().and_then(|f| f.try_clone().ok()));
+        let execute = matches!(self.mode, Mode::Execute { .. });
+        hooks::on_abort(Box::new(move |error| {
+            let error = MonitorError::Pipeline(PipelineError::Hook(error));
+            rollback.undo();
+            remove_runtime_dir(&runtime_dir);
+            let message = crate::error_chain(&error);
+            status.send(&format!("ERROR {message}"));
+            eprintln!("corral: error: {message}");
+            if execute {
+                i32::from(error.execute_status())
+            } else {
+                1
+            }
+        }))
+    }
+
+    /// Plans and applies every stage, running the hooks, recording in `rollback` what it
+    /// changes. On failure, that is undone. Returns the plan as applied, with the hooks that
+    /// run when it ends.
+    fn boot(&mut self, rollback: &Rollback) -> Result<(Started, HookSet, Plan), MonitorError> {
         let config = self.container.config()?;
         let hooks = HookSet::load(&config, &self.container.corral().global.plugins)
             .map_err(PipelineError::Hook)?;
@@ -304,17 +346,9 @@ impl<'a> Monitor<'a> {
             stage: corral_hooks::Stage::Cgroups,
             source: CgroupError::Detect(e).into(),
         })?;
-        let mut rollback = Rollback::default();
         let stdio = self.terminals.as_ref().and_then(Terminals::console_slave);
-        match pipeline::start(
-            self.container,
-            &mut plan,
-            &hooks,
-            &layout,
-            stdio,
-            &mut rollback,
-        ) {
-            Ok(started) => Ok((rollback, started, hooks, plan)),
+        match pipeline::start(self.container, &mut plan, &hooks, &layout, stdio, rollback) {
+            Ok(started) => Ok((started, hooks, plan)),
             Err(e) => {
                 self.set_state(State::Aborting);
                 rollback.undo();
@@ -620,9 +654,7 @@ impl<'a> Monitor<'a> {
     }
 
     fn signal_init(&self, rollback: &Rollback, signal: i32) {
-        if let Some(pidfd) = rollback.init_pidfd()
-            && let Err(e) = pipeline::pidfd_kill(pidfd, signal)
-        {
+        if let Err(e) = rollback.signal_init(signal) {
             tracing::warn!(%e, signal, "cannot signal init");
         }
     }

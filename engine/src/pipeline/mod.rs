@@ -220,7 +220,7 @@ pub fn start(
     hooks: &HookSet,
     layout: &Layout,
     stdio: Option<&OwnedFd>,
-    rollback: &mut Rollback,
+    rollback: &Rollback,
 ) -> Result<Started, PipelineError> {
     // Everything init mounts must stay in a namespace of its own, whatever hooks did to the
     // plan: in the host's, masks and read-only paths would land on the host's /proc.
@@ -370,7 +370,7 @@ fn make_cgroup(
     pid: Option<Pid>,
     plan: &Plan,
     layout: &Layout,
-    rollback: &mut Rollback,
+    rollback: &Rollback,
 ) -> Result<Vec<std::fs::File>, PipelineError> {
     let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
     let cgroup = Cgroup::new(layout, &plan.cgroups.path);

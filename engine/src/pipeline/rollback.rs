@@ -4,6 +4,7 @@
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use corral_hooks::Stage;
 use nix::errno::Errno;
@@ -31,37 +32,49 @@ pub enum Undo {
     Network(Box<Attachment>),
 }
 
-/// Changes made so far, each with the stage that made it.
-#[derive(Debug, Default)]
+/// Changes made so far, each with the stage that made it. Clones share one list, so that
+/// the hook watchdog can undo a start whose thread is stuck in a plugin (see
+/// [`crate::hooks`]); whoever undoes first undoes everything, once.
+#[derive(Debug, Default, Clone)]
 pub struct Rollback {
-    steps: Vec<(Option<Stage>, Undo)>,
+    steps: Arc<Mutex<Vec<Step>>>,
 }
 
+/// A change, and the stage that made it (none: the monitor).
+type Step = (Option<Stage>, Undo);
+
 impl Rollback {
+    fn lock(&self) -> MutexGuard<'_, Vec<Step>> {
+        self.steps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Records a change.
-    pub fn push(&mut self, stage: Option<Stage>, undo: Undo) {
-        self.steps.push((stage, undo));
+    pub fn push(&self, stage: Option<Stage>, undo: Undo) {
+        self.lock().push((stage, undo));
     }
 
     /// The cgroup, once the cgroups stage made it.
-    pub fn cgroup(&self) -> Option<&Cgroup> {
-        self.steps.iter().find_map(|(_, u)| match u {
-            Undo::Cgroup(c) => Some(c),
+    pub fn cgroup(&self) -> Option<Cgroup> {
+        self.lock().iter().find_map(|(_, u)| match u {
+            Undo::Cgroup(c) => Some(c.clone()),
             _ => None,
         })
     }
 
-    /// Init's pidfd, once the namespaces stage cloned it.
-    pub fn init_pidfd(&self) -> Option<&OwnedFd> {
-        self.steps.iter().find_map(|(_, u)| match u {
+    /// Sends `signal` to init, once the namespaces stage cloned it (`ESRCH` before).
+    pub fn signal_init(&self, signal: i32) -> Result<(), Errno> {
+        let steps = self.lock();
+        let pidfd = steps.iter().find_map(|(_, u)| match u {
             Undo::Init { pidfd, .. } => Some(pidfd),
             _ => None,
-        })
+        });
+        pidfd.map_or(Err(Errno::ESRCH), |pidfd| pidfd_kill(pidfd, signal))
     }
 
     /// Undoes every change, newest first. Failures are logged: each later step still runs.
-    pub fn undo(self) {
-        for (stage, step) in self.steps.into_iter().rev() {
+    pub fn undo(&self) {
+        let steps = std::mem::take(&mut *self.lock());
+        for (stage, step) in steps.into_iter().rev() {
             let stage = stage.map_or("monitor", Stage::name);
             match step {
                 Undo::Init { pid, pidfd } => {

@@ -33,8 +33,9 @@ struct HookBody<'a> {
 }
 
 impl Plugin {
-    /// Runs the plugin's hook for `ctx` with `plan` on its worker, given up on after
-    /// `timeout`; `args` are the hook entry's.
+    /// Runs the plugin's hook for `ctx` with `plan`, on this thread; `args` are the hook
+    /// entry's, and `timeout` tells the plugin how long it has (the caller enforces it, see
+    /// [`crate::hooks`]).
     pub fn hook(
         &self,
         ctx: &HookContext,
@@ -42,11 +43,10 @@ impl Plugin {
         args: &[String],
         timeout: Duration,
     ) -> Result<HookOutcome, PluginError> {
-        let mut worker = self.lock_worker();
-        let held = worker.plan.take();
-        let (plan_id, send) = match (plan, held) {
+        let mut held = self.lock_held_plan();
+        let (plan_id, send) = match (plan, held.take()) {
             (None, _) => (0, None),
-            (Some(plan), Some((id, held))) if held == *plan => (id, Some((held, false))),
+            (Some(plan), Some((id, kept))) if kept == *plan => (id, Some((kept, false))),
             (Some(plan), _) => (
                 NEXT_PLAN.fetch_add(1, Ordering::Relaxed),
                 Some((plan.clone(), true)),
@@ -64,16 +64,13 @@ impl Plugin {
                 plan_id,
             },
         };
-        let bytes = self.encode(&request)?;
-        worker.plan = send.map(|(plan, _)| (plan_id, plan));
-        let answer = self.run_on_worker(&mut worker, bytes, timeout + GRACE)?;
-        self.decode(&answer)
+        let answer = self.call(&request)?;
+        // Only a call that was answered leaves the plugin holding the plan: one that failed
+        // may have lost it.
+        *held = send.map(|(plan, _)| (plan_id, plan));
+        Ok(answer)
     }
 }
-
-/// How long past its own timeout a hook gets to report it: a runner that can stop its hook
-/// (Python) says so itself.
-const GRACE: Duration = Duration::from_millis(500);
 
 #[cfg(test)]
 mod tests {

@@ -11,10 +11,8 @@ mod hook;
 mod template;
 
 use std::collections::BTreeMap;
-use std::os::unix::thread::JoinHandleExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use corral_hooks::Plan;
@@ -94,7 +92,7 @@ pub enum PluginError {
         #[source]
         source: serde_json::Error,
     },
-    /// The plugin did not answer in time.
+    /// The plugin did not answer in time (see [`crate::hooks`]'s watchdog).
     #[error("plugin {plugin} did not answer within {after:?}")]
     Timeout {
         /// The plugin.
@@ -112,18 +110,9 @@ pub struct Plugin {
     /// Its library.
     pub path: PathBuf,
     vtable: &'static VTable,
-    /// The worker thread that runs calls with a timeout, and what the plugin holds.
-    worker: Mutex<Worker>,
-}
-
-/// A plugin's worker thread, once started, and the plan its side of the SDK keeps.
-#[derive(Debug, Default)]
-struct Worker {
-    jobs: Option<(mpsc::Sender<Job>, JoinHandle<()>)>,
-    /// The CPU the worker is bound to, the caller's at the last call.
-    cpu: Option<usize>,
-    /// The plan sent with the last hook call that was answered, and its number.
-    plan: Option<(u64, Plan)>,
+    /// The plan sent with the last hook call that was answered, and its number: what the
+    /// plugin's side of the SDK holds.
+    held_plan: Mutex<Option<(u64, Plan)>>,
 }
 
 impl Plugin {
@@ -133,8 +122,10 @@ impl Plugin {
         self.decode(&raw_call(self.vtable, &bytes, &self.info.name)?)
     }
 
-    fn lock_worker(&self) -> MutexGuard<'_, Worker> {
-        self.worker.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_held_plan(&self) -> MutexGuard<'_, Option<(u64, Plan)>> {
+        self.held_plan
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn encode(&self, request: &impl Serialize) -> Result<Vec<u8>, PluginError> {
@@ -150,100 +141,7 @@ impl Plugin {
             source,
         })
     }
-
-    /// Runs one call on the plugin's worker thread, which the caller has locked for the
-    /// whole call, given up on after `timeout`. Any failure forgets the plan the plugin
-    /// holds: a plugin that failed may have lost it.
-    ///
-    /// The worker is started on first use and kept, so a call costs two thread wake-ups
-    /// rather than a thread's creation. It waits idle between calls, holding no lock, when
-    /// the monitor clones init. A call past its timeout cannot be stopped (it is Rust code):
-    /// its worker is abandoned to finish it, and the next call starts a new one.
-    fn run_on_worker(
-        &self,
-        worker: &mut Worker,
-        request: Vec<u8>,
-        timeout: Duration,
-    ) -> Result<Vec<u8>, PluginError> {
-        let held = worker.plan.take();
-        let started = match worker.jobs.take() {
-            Some(started) => started,
-            None => {
-                worker.cpu = None;
-                self.spawn_worker()?
-            }
-        };
-        let (jobs, thread) = worker.jobs.insert(started);
-        let jobs = jobs.clone();
-        // The worker runs on the CPU where its caller waits for it: waking a thread on
-        // another CPU costs more than a small call.
-        // SAFETY: sched_getcpu has no preconditions.
-        let cpu = unsafe { libc::sched_getcpu() };
-        if let Ok(cpu) = usize::try_from(cpu)
-            && worker.cpu != Some(cpu)
-        {
-            bind(thread, cpu);
-            worker.cpu = Some(cpu);
-        }
-        let lost = || PluginError::Failed {
-            plugin: self.info.name.clone(),
-            message: "its worker thread is gone".into(),
-        };
-        let (reply, answer) = mpsc::sync_channel(1);
-        jobs.send((request, reply)).map_err(|_| lost())?;
-        match answer.recv_timeout(timeout) {
-            Ok(result) => {
-                let answer = result?;
-                worker.plan = held;
-                Ok(answer)
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                worker.jobs = None;
-                Err(PluginError::Timeout {
-                    plugin: self.info.name.clone(),
-                    after: timeout,
-                })
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(lost()),
-        }
-    }
-
-    fn spawn_worker(&self) -> Result<(mpsc::Sender<Job>, JoinHandle<()>), PluginError> {
-        let (jobs, inbox) = mpsc::channel::<Job>();
-        let (vtable, name) = (self.vtable, self.info.name.clone());
-        let thread = std::thread::Builder::new()
-            .name(format!("plugin {name}"))
-            .spawn(move || {
-                for (request, reply) in inbox {
-                    let _ = reply.send(raw_call(vtable, &request, &name));
-                }
-            })
-            .map_err(|e| PluginError::Failed {
-                plugin: self.info.name.clone(),
-                message: format!("cannot start a thread: {e}"),
-            })?;
-        Ok((jobs, thread))
-    }
 }
-
-/// Binds `thread` to `cpu`; a failure only costs speed.
-fn bind(thread: &JoinHandle<()>, cpu: usize) {
-    if cpu >= usize::try_from(libc::CPU_SETSIZE).unwrap_or(0) {
-        return;
-    }
-    // SAFETY: all zeroes is the empty CPU set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET writes one bit of `set`, for a CPU number within its size.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: the thread is joinable (its handle is borrowed), so its pthread_t is valid;
-    // `set` is a CPU set of the size passed.
-    unsafe {
-        libc::pthread_setaffinity_np(thread.as_pthread_t(), size_of_val(&set), &raw const set)
-    };
-}
-
-/// A request for a plugin's worker, and where its answer goes.
-type Job = (Vec<u8>, mpsc::SyncSender<Result<Vec<u8>, PluginError>>);
 
 fn raw_call(vtable: &VTable, req: &[u8], name: &str) -> Result<Vec<u8>, PluginError> {
     let mut out = Buffer::EMPTY;
@@ -328,7 +226,7 @@ pub fn load(path: &Path) -> Result<Arc<Plugin>, PluginError> {
         info,
         path: path.clone(),
         vtable,
-        worker: Mutex::new(Worker::default()),
+        held_plan: Mutex::new(None),
     });
     loaded.insert(path, Arc::clone(&plugin));
     Ok(plugin)

@@ -214,6 +214,13 @@ pub fn create(
         write_config(&container.config_file(), &settings, source)?;
         // A template must not leave a config that cannot start.
         config::load_container(&container.config_file(), &toml::Table::new())?;
+        // A create hook that overruns ends the process: what was made goes first.
+        let made = dir.clone();
+        let _abort = crate::hooks::on_abort(Box::new(move |error| {
+            let _ = fs::remove_dir_all(&made);
+            eprintln!("corral: error: {}", crate::error_chain(&error));
+            1
+        }));
         container.run_hooks(corral_hooks::HookPoint::Create)?;
         Ok(())
     })();

@@ -1,0 +1,143 @@
+//! The timeout of plugin hooks, which run on the caller's thread.
+//!
+//! A plugin is Rust (or C) code in this process: past its timeout it cannot be stopped,
+//! only left behind. So a hook call runs on the thread that needs its answer (no hand-off
+//! to another thread, which cost more than most hooks), and one watchdog thread per process
+//! watches the call in progress. When a call overruns, the watchdog runs the process's
+//! abort handler: the monitor's undoes the start and leaves, as a failed start would; with
+//! none registered, the error is printed and the process exits with status 1.
+//!
+//! Arming costs two uncontended lock operations: the watchdog sleeps until the earliest
+//! deadline it knows, and is woken only when a call's deadline comes before that.
+
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::HookError;
+
+/// What the process does when a hook overruns: undo what it changed and report the error.
+/// The process then exits with the status the handler returns.
+pub type AbortHandler = Box<dyn FnOnce(HookError) -> i32 + Send>;
+
+struct Watchdog {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// The call in progress: when it is late, and the error it then ends with.
+    call: Option<(Instant, HookError)>,
+    /// When the watchdog wakes next; `None` while it waits for a call.
+    wakes_at: Option<Instant>,
+}
+
+/// The process's abort handler: kept apart from the watchdog, which only a process that
+/// runs plugin hooks starts.
+static HANDLER: Mutex<Option<AbortHandler>> = Mutex::new(None);
+
+fn registered() -> MutexGuard<'static, Option<AbortHandler>> {
+    HANDLER.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn watchdog() -> &'static Watchdog {
+    static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
+    WATCHDOG.get_or_init(|| {
+        let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+        }));
+        let spawned = std::thread::Builder::new()
+            .name("hook watchdog".into())
+            .spawn(move || watchdog.watch());
+        if let Err(e) = spawned {
+            // Hooks still run; only an endless one can then not be stopped.
+            tracing::warn!(%e, "cannot start the hook watchdog: hook timeouts are not enforced");
+        }
+        watchdog
+    })
+}
+
+impl Watchdog {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn watch(&self) -> ! {
+        let mut state = self.lock();
+        let error = loop {
+            let now = Instant::now();
+            if let Some((_, error)) = state.call.take_if(|(deadline, _)| *deadline <= now) {
+                break error;
+            }
+            state.wakes_at = state.call.as_ref().map(|(deadline, _)| *deadline);
+            state = match state.wakes_at {
+                None => self
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let timeout = deadline.saturating_duration_since(now);
+                    let waited = self.wake.wait_timeout(state, timeout);
+                    waited.unwrap_or_else(PoisonError::into_inner).0
+                }
+            };
+        };
+        // The handler may take long (it tears a container down): nothing else needs the
+        // state any more.
+        drop(state);
+        let handler = registered().take();
+        tracing::error!(error = %crate::error_chain(&error), "a hook overran its timeout");
+        let status = match handler {
+            Some(handler) => handler(error),
+            None => {
+                eprintln!("corral: error: {}", crate::error_chain(&error));
+                1
+            }
+        };
+        // SAFETY: leaving at once is the point: the thread that would go on is stuck in the
+        // plugin, and the handler cleaned up what it had to.
+        unsafe { libc::_exit(status) }
+    }
+}
+
+/// A hook call being watched; dropping it ends the watch.
+#[must_use = "the call is watched until this is dropped"]
+pub struct Watched(());
+
+/// Watches a call that must end within `limit`, or else end the process with `error`.
+pub fn watch(limit: Duration, error: HookError) -> Watched {
+    let watchdog = watchdog();
+    let deadline = Instant::now() + limit;
+    let mut state = watchdog.lock();
+    state.call = Some((deadline, error));
+    if state.wakes_at.is_none_or(|at| at > deadline) {
+        watchdog.wake.notify_one();
+    }
+    Watched(())
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        watchdog().lock().call = None;
+    }
+}
+
+/// Makes `handler` what the process does when a hook overruns, until the returned guard is
+/// dropped (the previous handler then comes back).
+pub fn on_abort(handler: AbortHandler) -> AbortRegistration {
+    let previous = registered().replace(handler);
+    AbortRegistration { previous }
+}
+
+/// The registration of an abort handler; see [`on_abort`].
+#[must_use = "the handler is unregistered when this is dropped"]
+pub struct AbortRegistration {
+    previous: Option<AbortHandler>,
+}
+
+impl Drop for AbortRegistration {
+    fn drop(&mut self) {
+        *registered() = self.previous.take();
+    }
+}
