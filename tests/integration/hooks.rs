@@ -154,6 +154,40 @@ fn every_hook_sees_the_plan_as_changed_so_far() {
 }
 
 #[test]
+fn a_before_cgroups_hook_may_move_the_cgroup_and_change_its_limits() {
+    // The cgroup is made while init mounts, before this hook runs: it follows the hook.
+    let world = World::new();
+    world.busybox(
+        "m",
+        "plugins = [\"testhooks\"]\n[[hooks]]\npoint = \"before-cgroups\"\nplugin = \"testhooks\"\n\
+         args = [\"memory=67108864\", \"cgroup=-moved\"]\n",
+    );
+    world.corral(&["start", "-n", "m"]).ok();
+    assert_eq!(world.cgroup_dirs("m"), Vec::<PathBuf>::new());
+    let moved = world.cgroup_dirs("m-moved");
+    let limit = moved
+        .iter()
+        .flat_map(|d| [d.join("memory.limit_in_bytes"), d.join("memory.max")])
+        .find_map(|f| fs::read_to_string(f).ok());
+    assert_eq!(
+        limit.as_deref().map(str::trim),
+        Some("67108864"),
+        "{moved:?}"
+    );
+    // Later commands find the cgroup where it went.
+    let key = if moved.iter().any(|d| d.join("memory.max").exists()) {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    let read = world.corral(&["cgroup", "-n", "m", key]);
+    assert_eq!(read.ok().trim(), "67108864");
+    world.corral(&["stop", "-k", "-n", "m"]).ok();
+    world.assert_clean("m");
+    assert_eq!(world.cgroup_dirs("m-moved"), Vec::<PathBuf>::new());
+}
+
+#[test]
 fn a_failing_panicking_or_refusing_hook_at_any_point_aborts_cleanly() {
     let world = World::new();
     for point in HookPoint::START {

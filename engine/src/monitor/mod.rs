@@ -246,7 +246,7 @@ impl<'a> Monitor<'a> {
         let result = loop {
             self.set_state(State::Starting);
             let rollback = Rollback::default();
-            let _abort = self.abort_on_hook_timeout(&rollback, status);
+            let abort = self.abort_on_hook_timeout(&rollback, status);
             let (started, hooks, mut plan) = match self.boot(&rollback) {
                 Ok(booted) => booted,
                 Err(e) => break Err(e),
@@ -254,6 +254,9 @@ impl<'a> Monitor<'a> {
             let Started { pid, mut notify } = started;
             self.set_state(State::Running);
             status.send("RUNNING");
+            // `corral start` returns once the pipe closes: the handler keeps no copy of it.
+            drop(abort);
+            let _abort = self.abort_on_hook_timeout(&rollback, status);
             if matches!(self.mode, Mode::Start { foreground: false }) {
                 trim::trim_memory();
             }

@@ -282,9 +282,17 @@ pub fn start(
             }
             Stage::Security => Some(ToInit::Security(plan.security.clone())),
             Stage::Cgroups => {
-                let join = match made.take() {
-                    Some(made) => made?,
-                    None => make_cgroup(&runtime_dir, pid, plan, layout, rollback)?,
+                let join = match made.take().transpose()? {
+                    Some(EarlyCgroup::Ready(join)) => join,
+                    Some(EarlyCgroup::Made(cgroup, limits)) => {
+                        let cgroup = follow_hooks(cgroup, &limits, plan, layout, rollback)?;
+                        runtime::save(&runtime_dir, raw(pid).unwrap_or(0), &cgroup, plan);
+                        configure_cgroup(&cgroup, plan)?
+                    }
+                    None => {
+                        let cgroup = create_cgroup(&runtime_dir, pid, plan, layout, rollback)?;
+                        configure_cgroup(&cgroup, plan)?
+                    }
                 };
                 let message = ToInit::Cgroups {
                     namespace: plan.cgroups.namespace,
@@ -302,11 +310,20 @@ pub fn start(
             tracing::debug!(%stage, "applying");
             ours.send(&message)
                 .map_err(|e| PipelineError::stage(stage)(e.into()))?;
-            // While init mounts, the cgroup is made, unless a hook may still change the
-            // cgroup or device plan or look at the host in between: on two CPUs this takes
-            // the cgroup's cost off the start.
-            if stage == Stage::Mounts && !hooks.fires_any(after_mounts_to_before_cgroups()) {
-                made = Some(make_cgroup(&runtime_dir, pid, plan, layout, rollback));
+            // While init mounts, the cgroup is made: on two CPUs this takes its cost off the
+            // start. Its limits and device rules are written then too, unless a hook may
+            // still change them; then they are at the cgroups stage.
+            if stage == Stage::Mounts {
+                let settled = !hooks.fires_any(after_mounts_to_before_cgroups());
+                made = Some(
+                    create_cgroup(&runtime_dir, pid, plan, layout, rollback).and_then(|cgroup| {
+                        Ok(if settled {
+                            EarlyCgroup::Ready(configure_cgroup(&cgroup, plan)?)
+                        } else {
+                            EarlyCgroup::Made(cgroup, plan.cgroups.limits.clone())
+                        })
+                    }),
+                );
             }
             expect_done(&ours, stage)?;
         }
@@ -363,27 +380,64 @@ fn after_mounts_to_before_cgroups() -> &'static [HookPoint] {
     }
 }
 
-/// The host's part of the cgroups stage: makes the container's cgroup with its limits and
-/// the security stage's device rules, and opens the files init joins it by.
-fn make_cgroup(
+/// The cgroup made while init mounts.
+enum EarlyCgroup {
+    /// With its limits and device rules, and the files init joins it by.
+    Ready(Vec<std::fs::File>),
+    /// Only its directories, for these limits: hooks may still change the plan.
+    Made(Cgroup, corral_hooks::CgroupLimits),
+}
+
+/// Makes the container's cgroup, with the controllers its limits need.
+fn create_cgroup(
     runtime_dir: &Path,
     pid: Option<Pid>,
     plan: &Plan,
     layout: &Layout,
     rollback: &Rollback,
-) -> Result<Vec<std::fs::File>, PipelineError> {
-    let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
+) -> Result<Cgroup, PipelineError> {
     let cgroup = Cgroup::new(layout, &plan.cgroups.path);
     // Recorded before anything exists, so a monitor killed halfway is cleaned up.
     runtime::save(runtime_dir, pid.map_or(0, Pid::as_raw), &cgroup, plan);
     rollback.push(Some(Stage::Cgroups), Undo::Cgroup(cgroup.clone()));
-    let limits = &plan.cgroups.limits;
     cgroup
-        .create(layout, limits)
-        .and_then(|()| cgroup.apply_limits(limits))
-        .map_err(fail)?;
+        .create(layout, &plan.cgroups.limits)
+        .map_err(|e| PipelineError::stage(Stage::Cgroups)(e.into()))?;
+    Ok(cgroup)
+}
+
+/// The cgroup made early (for `limits`), moved or given more controllers where the hooks
+/// since changed the plan's path or limits.
+fn follow_hooks(
+    cgroup: Cgroup,
+    limits: &corral_hooks::CgroupLimits,
+    plan: &Plan,
+    layout: &Layout,
+    rollback: &Rollback,
+) -> Result<Cgroup, PipelineError> {
+    let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
+    if cgroup.path != plan.cgroups.path {
+        // Still recorded in the rollback, where removing it again is harmless.
+        cgroup.remove().map_err(fail)?;
+        let moved = Cgroup::new(layout, &plan.cgroups.path);
+        rollback.push(Some(Stage::Cgroups), Undo::Cgroup(moved.clone()));
+        moved.create(layout, &plan.cgroups.limits).map_err(fail)?;
+        return Ok(moved);
+    }
+    if *limits != plan.cgroups.limits {
+        // Made again where it is: only the controllers the new limits need are added.
+        cgroup.create(layout, &plan.cgroups.limits).map_err(fail)?;
+    }
+    Ok(cgroup)
+}
+
+/// The rest of the host's part of the cgroups stage: writes the limits and the security
+/// stage's device rules, and opens the files init joins the cgroup by.
+fn configure_cgroup(cgroup: &Cgroup, plan: &Plan) -> Result<Vec<std::fs::File>, PipelineError> {
+    let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
+    cgroup.apply_limits(&plan.cgroups.limits).map_err(fail)?;
     // The security stage's device rules are enforced through the cgroup.
-    cgroups::devices::apply(&cgroup, &plan.security.devices)
+    cgroups::devices::apply(cgroup, &plan.security.devices)
         .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
     let join = cgroup.join_files().map_err(fail)?;
     tracing::debug!(path = %cgroup.path, version = %cgroup.version, "cgroup created");

@@ -254,8 +254,27 @@ fn file_names(name: &str) -> [String; 3] {
     ]
 }
 
+/// Plugins found by name in this process, with the directories searched: a start names
+/// its plugin once per hook entry, and each search costs a `stat` per candidate file.
+static FOUND: Mutex<BTreeMap<String, Found>> = Mutex::new(BTreeMap::new());
+
+/// A plugin found by name, and the directories searched for it.
+type Found = (Vec<PathBuf>, Arc<Plugin>);
+
 /// Finds and loads the plugin `name`.
 pub fn find(name: &str, dirs: &[PathBuf]) -> Result<Arc<Plugin>, PluginError> {
+    let mut found = FOUND.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((searched, plugin)) = found.get(name)
+        && searched == dirs
+    {
+        return Ok(Arc::clone(plugin));
+    }
+    let plugin = search(name, dirs)?;
+    found.insert(name.to_owned(), (dirs.to_vec(), Arc::clone(&plugin)));
+    Ok(plugin)
+}
+
+fn search(name: &str, dirs: &[PathBuf]) -> Result<Arc<Plugin>, PluginError> {
     let path = dirs
         .iter()
         .flat_map(|d| file_names(name).map(|f| d.join(f)))

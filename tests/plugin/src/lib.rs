@@ -2,7 +2,8 @@
 //!
 //! - `log=FILE`: append `POINT pid=PID applied=N plan=yes|no` to FILE at every call;
 //! - `fail=POINT`, `panic=POINT`, `refuse=POINT`, `hang=POINT`: misbehave there;
-//! - `memory=BYTES`: set the memory limit at `before-cgroups`.
+//! - `memory=BYTES`: set the memory limit at `before-cgroups`;
+//! - `cgroup=SUFFIX`: move the cgroup at `before-cgroups`, appending SUFFIX to its path.
 
 use std::io::Write;
 
@@ -61,6 +62,16 @@ impl Plugin for TestHooks {
                 "memory" if ctx.point == HookPoint::Before(Stage::Cgroups) => {
                     let mut plan = ctx.plan.clone().ok_or("no plan")?;
                     plan.cgroups.limits.memory = Some(value.parse().map_err(|_| "bad memory")?);
+                    outcome = HookOutcome::Change {
+                        plan: Box::new(plan),
+                    };
+                }
+                "cgroup" if ctx.point == HookPoint::Before(Stage::Cgroups) => {
+                    let mut plan = match outcome {
+                        HookOutcome::Change { plan } => *plan,
+                        _ => ctx.plan.clone().ok_or("no plan")?,
+                    };
+                    plan.cgroups.path.push_str(value);
                     outcome = HookOutcome::Change {
                         plan: Box::new(plan),
                     };
