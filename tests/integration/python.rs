@@ -63,6 +63,25 @@ fn every_point_fires_once_in_order_with_its_context() {
 }
 
 #[test]
+fn a_before_security_hook_changes_the_device_rules_enforced() {
+    // The cgroup is made while init mounts; its device rules wait for this hook.
+    let world = World::new();
+    let path = script(
+        &world,
+        "devices.py",
+        "def before_security(ctx):\n    ctx.plan['security']['devices'] = []\n",
+    );
+    world.busybox("dev", &python_hook(&path, ""));
+    let disk = ["/bin/sh", "-c", "mknod /tmp/sda b 8 0 && head -c1 /tmp/sda"];
+    let run = world.execute("dev", &disk);
+    assert!(!run.stderr.contains("Operation not permitted"), "{run:?}");
+    world.busybox("kept", "");
+    let run = world.execute("kept", &disk);
+    assert!(run.stderr.contains("Operation not permitted"), "{run:?}");
+    world.assert_clean("dev");
+}
+
+#[test]
 fn a_ten_line_policy_is_enforced_and_planned() {
     let world = World::new();
     let path = script(

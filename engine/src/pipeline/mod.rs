@@ -284,14 +284,19 @@ pub fn start(
             Stage::Cgroups => {
                 let join = match made.take().transpose()? {
                     Some(EarlyCgroup::Ready(join)) => join,
-                    Some(EarlyCgroup::Made(cgroup, limits)) => {
-                        let cgroup = follow_hooks(cgroup, &limits, plan, layout, rollback)?;
+                    Some(EarlyCgroup::Made {
+                        cgroup,
+                        limits,
+                        devices,
+                    }) => {
+                        let (cgroup, moved) =
+                            follow_hooks(cgroup, &limits, plan, layout, rollback)?;
                         runtime::save(&runtime_dir, raw(pid).unwrap_or(0), &cgroup, plan);
-                        configure_cgroup(&cgroup, plan)?
+                        configure_cgroup(&cgroup, plan, moved || !devices)?
                     }
                     None => {
                         let cgroup = create_cgroup(&runtime_dir, pid, plan, layout, rollback)?;
-                        configure_cgroup(&cgroup, plan)?
+                        configure_cgroup(&cgroup, plan, true)?
                     }
                 };
                 let message = ToInit::Cgroups {
@@ -312,18 +317,38 @@ pub fn start(
                 .map_err(|e| PipelineError::stage(stage)(e.into()))?;
             // While init mounts, the cgroup is made: on two CPUs this takes its cost off the
             // start. Its limits and device rules are written then too, unless a hook may
-            // still change them; then they are at the cgroups stage.
+            // still change them (only before-hooks change the plan); then they are later.
             if stage == Stage::Mounts {
-                let settled = !hooks.fires_any(after_mounts_to_before_cgroups());
+                let settled = !hooks.fires_any(&[
+                    HookPoint::Before(Stage::Security),
+                    HookPoint::Before(Stage::Cgroups),
+                ]);
                 made = Some(
                     create_cgroup(&runtime_dir, pid, plan, layout, rollback).and_then(|cgroup| {
                         Ok(if settled {
-                            EarlyCgroup::Ready(configure_cgroup(&cgroup, plan)?)
+                            EarlyCgroup::Ready(configure_cgroup(&cgroup, plan, true)?)
                         } else {
-                            EarlyCgroup::Made(cgroup, plan.cgroups.limits.clone())
+                            EarlyCgroup::Made {
+                                cgroup,
+                                limits: plan.cgroups.limits.clone(),
+                                devices: false,
+                            }
                         })
                     }),
                 );
+            }
+            // While init secures itself, its cgroup gets the device rules, final once the
+            // security stage's before-hooks have run.
+            if let (
+                Stage::Security,
+                Some(Ok(EarlyCgroup::Made {
+                    cgroup, devices, ..
+                })),
+            ) = (stage, &mut made)
+            {
+                cgroups::devices::apply(cgroup, &plan.security.devices)
+                    .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
+                *devices = true;
             }
             expect_done(&ours, stage)?;
         }
@@ -367,25 +392,18 @@ pub fn start(
     Ok(Started { pid, notify })
 }
 
-/// The hook points from the mounts stage's after-hook to the cgroups stage's before-hook,
-/// in [`HookPoint::START`]'s order.
-fn after_mounts_to_before_cgroups() -> &'static [HookPoint] {
-    let at = |point| HookPoint::START.iter().position(|p| *p == point);
-    match (
-        at(HookPoint::After(Stage::Mounts)),
-        at(HookPoint::Before(Stage::Cgroups)),
-    ) {
-        (Some(from), Some(to)) => &HookPoint::START[from..=to],
-        _ => &HookPoint::START,
-    }
-}
-
 /// The cgroup made while init mounts.
 enum EarlyCgroup {
     /// With its limits and device rules, and the files init joins it by.
     Ready(Vec<std::fs::File>),
-    /// Only its directories, for these limits: hooks may still change the plan.
-    Made(Cgroup, corral_hooks::CgroupLimits),
+    /// Only its directories, while hooks may still change the plan.
+    Made {
+        cgroup: Cgroup,
+        /// The limits it was made for.
+        limits: corral_hooks::CgroupLimits,
+        /// Whether the device rules are written.
+        devices: bool,
+    },
 }
 
 /// Makes the container's cgroup, with the controllers its limits need.
@@ -407,14 +425,14 @@ fn create_cgroup(
 }
 
 /// The cgroup made early (for `limits`), moved or given more controllers where the hooks
-/// since changed the plan's path or limits.
+/// since changed the plan's path or limits; and whether it moved.
 fn follow_hooks(
     cgroup: Cgroup,
     limits: &corral_hooks::CgroupLimits,
     plan: &Plan,
     layout: &Layout,
     rollback: &Rollback,
-) -> Result<Cgroup, PipelineError> {
+) -> Result<(Cgroup, bool), PipelineError> {
     let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
     if cgroup.path != plan.cgroups.path {
         // Still recorded in the rollback, where removing it again is harmless.
@@ -422,23 +440,30 @@ fn follow_hooks(
         let moved = Cgroup::new(layout, &plan.cgroups.path);
         rollback.push(Some(Stage::Cgroups), Undo::Cgroup(moved.clone()));
         moved.create(layout, &plan.cgroups.limits).map_err(fail)?;
-        return Ok(moved);
+        return Ok((moved, true));
     }
     if *limits != plan.cgroups.limits {
         // Made again where it is: only the controllers the new limits need are added.
         cgroup.create(layout, &plan.cgroups.limits).map_err(fail)?;
     }
-    Ok(cgroup)
+    Ok((cgroup, false))
 }
 
-/// The rest of the host's part of the cgroups stage: writes the limits and the security
-/// stage's device rules, and opens the files init joins the cgroup by.
-fn configure_cgroup(cgroup: &Cgroup, plan: &Plan) -> Result<Vec<std::fs::File>, PipelineError> {
+/// The rest of the host's part of the cgroups stage: writes the limits and, with
+/// `devices`, the security stage's device rules, and opens the files init joins the cgroup
+/// by.
+fn configure_cgroup(
+    cgroup: &Cgroup,
+    plan: &Plan,
+    devices: bool,
+) -> Result<Vec<std::fs::File>, PipelineError> {
     let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
     cgroup.apply_limits(&plan.cgroups.limits).map_err(fail)?;
     // The security stage's device rules are enforced through the cgroup.
-    cgroups::devices::apply(cgroup, &plan.security.devices)
-        .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
+    if devices {
+        cgroups::devices::apply(cgroup, &plan.security.devices)
+            .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
+    }
     let join = cgroup.join_files().map_err(fail)?;
     tracing::debug!(path = %cgroup.path, version = %cgroup.version, "cgroup created");
     Ok(join)
