@@ -31,7 +31,7 @@ pub enum ToInit {
     /// Apply the network stage's part inside the namespace.
     Network(NetworkPlan),
     /// Apply the security stage's first step.
-    Security(SecurityPlan),
+    Security(Box<SecurityPlan>),
     /// Join the cgroup through the descriptors sent along (its `tasks` or `cgroup.procs`
     /// files), enter the cgroup namespace and mount the view.
     Cgroups {
@@ -42,12 +42,11 @@ pub enum ToInit {
         /// Whether the view is read-only.
         readonly: bool,
     },
-    /// The exec gate: become the user, set the last capability sets and start the program.
+    /// The exec gate: become the user, set the last capability sets (of the security
+    /// stage's plan, which nothing changes after that stage) and start the program.
     Exec {
         /// The program.
         process: ProcessPlan,
-        /// The capability sets.
-        security: SecurityPlan,
         /// Whether the program gets a new time namespace.
         time_namespace: bool,
     },

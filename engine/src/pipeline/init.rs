@@ -46,6 +46,8 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
         dup2_stderr(&tty).op(|| "attach the terminal".into())?;
     }
     close_other_fds(chan.fd().as_raw_fd());
+    // Its last steps are at the exec gate.
+    let mut security = None;
     loop {
         let (message, fds): (ToInit, _) = chan.recv_with_fds().map_err(|_| OpError {
             operation: "read from the monitor".into(),
@@ -55,7 +57,11 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
             ToInit::Namespaces(plan) => stages::namespaces::apply(&plan),
             ToInit::Mounts(plan) => stages::mounts::apply(&plan),
             ToInit::Network(plan) => stages::network::apply(&plan),
-            ToInit::Security(plan) => stages::security::apply(&plan),
+            ToInit::Security(plan) => {
+                let applied = stages::security::apply(&plan);
+                security = Some(plan);
+                applied
+            }
             ToInit::Cgroups {
                 namespace,
                 views,
@@ -63,9 +69,12 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
             } => enter_cgroup(&fds, namespace, &views, readonly),
             ToInit::Exec {
                 process,
-                security,
                 time_namespace,
             } => {
+                let security = security.take().ok_or_else(|| OpError {
+                    operation: "start the program before the security stage".into(),
+                    errno: libc::EPROTO,
+                })?;
                 // Before the security step, which may forbid it and drops CAP_SYS_ADMIN.
                 if time_namespace {
                     unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))

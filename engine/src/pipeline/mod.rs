@@ -280,7 +280,7 @@ pub fn start(
                     .map_err(|e| fail(e.into()))?;
                 Some(ToInit::Network(net.clone()))
             }
-            Stage::Security => Some(ToInit::Security(plan.security.clone())),
+            Stage::Security => Some(ToInit::Security(Box::new(plan.security.clone()))),
             Stage::Cgroups => {
                 let join = match made.take().transpose()? {
                     Some(EarlyCgroup::Ready(join)) => join,
@@ -360,7 +360,6 @@ pub fn start(
     }
     ours.send(&ToInit::Exec {
         process: plan.process.clone(),
-        security: plan.security.clone(),
         time_namespace: plan.namespaces.is_new(NamespaceKind::Time),
     })
     .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;

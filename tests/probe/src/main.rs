@@ -287,11 +287,28 @@ fn masked() -> Outcome {
             return Err(format!("{path} gave {} bytes", b.len()));
         }
     }
-    let firmware = std::fs::read_dir("/sys/firmware").map_or(0, Iterator::count);
-    if firmware > 0 {
-        return Err(format!("/sys/firmware lists {firmware} entries"));
+    // The first masked directory gets a read-only tmpfs, the next ones a bind of it.
+    for dir in ["/proc/acpi", "/sys/firmware"] {
+        let entries = std::fs::read_dir(dir).map_or(0, Iterator::count);
+        if entries > 0 {
+            return Err(format!("{dir} lists {entries} entries"));
+        }
+        let fd = open(
+            &format!("{dir}/corral-probe"),
+            libc::O_WRONLY | libc::O_CREAT,
+        );
+        close(fd);
+        expect(
+            &format!("create a file in {dir}"),
+            fd,
+            &[libc::EROFS, libc::ENOENT],
+        )?;
     }
-    Ok("/proc/keys, /proc/timer_list, /proc/sched_debug and /sys/firmware are empty".into())
+    Ok(
+        "/proc/keys, /proc/timer_list, /proc/sched_debug, /proc/acpi and /sys/firmware are empty, \
+        the directories read-only"
+            .into(),
+    )
 }
 
 fn sys_write() -> Outcome {

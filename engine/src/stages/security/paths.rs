@@ -47,8 +47,12 @@ fn resolve(root: &Root, path: &Path) -> Result<Option<std::os::fd::OwnedFd>, OpE
     }
 }
 
-/// Hides each path: `/dev/null` over a file, an empty read-only tmpfs over a directory.
+/// Hides each path: `/dev/null` over a file, an empty read-only tmpfs over a directory. The
+/// first directory gets the tmpfs, the others a bind of it: one filesystem to make (and to
+/// tear down when the container ends) rather than one per directory.
 pub fn mask(root: &Root, paths: &[PathBuf]) -> Result<(), OpError> {
+    let mut null = None;
+    let mut empty = None;
     for path in paths {
         let Some(fd) = resolve(root, path)? else {
             continue;
@@ -60,28 +64,40 @@ pub fn mask(root: &Root, paths: &[PathBuf]) -> Result<(), OpError> {
             == libc::S_IFDIR;
         let target = fd_path(&fd);
         let describe = || format!("mask {}", path.display());
-        if is_dir {
-            mount(
-                Some("tmpfs"),
-                &target,
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                Some("size=0,mode=555"),
-            )
-            .op(describe)?;
-        } else {
-            let null = root
-                .resolve(Path::new("/dev/null"))
-                .op(|| "find /dev/null".into())?;
-            mount(
-                Some(&fd_path(&null)),
-                &target,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .op(describe)?;
-        }
+        let source = match (is_dir, &empty) {
+            (true, None) => {
+                mount(
+                    Some("tmpfs"),
+                    &target,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY
+                        | MsFlags::MS_NOSUID
+                        | MsFlags::MS_NODEV
+                        | MsFlags::MS_NOEXEC,
+                    Some("size=0,mode=555"),
+                )
+                .op(describe)?;
+                // The tmpfs is on top now: resolving again reaches it.
+                empty = Some(root.resolve(path).op(describe)?);
+                continue;
+            }
+            (true, Some(empty)) => empty,
+            (false, _) => match &null {
+                Some(null) => null,
+                None => null.insert(
+                    root.resolve(Path::new("/dev/null"))
+                        .op(|| "find /dev/null".into())?,
+                ),
+            },
+        };
+        mount(
+            Some(&fd_path(source)),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .op(describe)?;
     }
     Ok(())
 }
