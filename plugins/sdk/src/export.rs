@@ -104,8 +104,8 @@ mod kept_plan {
         }
     }
 
-    /// Keeps `plan` as number `id`, unless a newer plan is kept already: a call the engine
-    /// gave up on may end after a later one.
+    /// Keeps `plan` as number `id`, unless a newer plan is kept already: the engine numbers
+    /// plans in the order it sends them.
     pub fn keep(id: u64, plan: Plan) {
         let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.as_ref().is_none_or(|(kept_id, _)| *kept_id < id) {

@@ -62,7 +62,8 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Runs a hook that has `timeout` to finish: what the engine calls. By default
     /// [`Plugin::hook`]; a plugin that can interrupt its own work overrides this, since past
-    /// the timeout (and a grace of half a second) the engine gives up on the call.
+    /// the timeout (and a grace of half a second) the engine's watchdog ends the process,
+    /// undoing the start.
     fn hook_within(
         &self,
         ctx: &HookContext,
