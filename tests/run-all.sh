@@ -9,6 +9,8 @@ cd "$repo"
 
 echo "== build"
 cargo build --workspace --all-targets -q
+# Where cargo put what it built (CARGO_TARGET_DIR moves it).
+target="${CARGO_TARGET_DIR:-$repo/target}"
 
 echo "== unit and integration tests (this host: $(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup)"
 cargo test --workspace --no-fail-fast
@@ -20,7 +22,7 @@ venv=target/python-venv
 "${CORRAL_PYTHON:-python3}" -m venv "$venv"
 "$venv/bin/python" -m pip install -q pytest
 "$venv/bin/python" -m pip install -q --force-reinstall ./python
-CORRAL_BIN="$repo/target/debug/corral" "$venv/bin/python" -m pytest -q tests/python
+CORRAL_BIN="$target/debug/corral" "$venv/bin/python" -m pytest -q tests/python
 
 echo "== cgroup v2, for real, in a VM"
 # The integration tests that touch cgroups run again inside the VM, against pure cgroup2.
@@ -34,7 +36,7 @@ for line in sys.stdin:
 # script(1), which the terminal test uses, is not in the VM; fifty containers under TCG
 # emulation would take minutes and test nothing cgroup2 adds.
 CORRAL_VM_TEST_BIN=$(echo $bins) CORRAL_VM_TEST_ARGS="--skip a_terminal_gets_a_pty --skip fifty_containers" \
-    tests/vm/run-cgroup2.sh target/debug/corral
+    tests/vm/run-cgroup2.sh "$target/debug/corral"
 
 # The device rules are an eBPF program on cgroup v2: the security test that checks them,
 # inside the VM too (the others need the probe, which the VM does not carry).
@@ -46,4 +48,4 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable"):
         print(m["executable"])')
 CORRAL_VM_TEST_BIN=$security CORRAL_VM_TEST_ARGS="device_rules" \
-    tests/vm/run-cgroup2.sh target/debug/corral
+    tests/vm/run-cgroup2.sh "$target/debug/corral"

@@ -53,7 +53,8 @@ def corral_bin() -> None:
         pytest.skip("corral's Python tests run real containers and need root")
     if "CORRAL_BIN" not in os.environ:
         subprocess.run(["cargo", "build", "-q", "-p", "corral-engine"], cwd=REPO, check=True)
-        os.environ["CORRAL_BIN"] = str(REPO / "target" / "debug" / "corral")
+        target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+        os.environ["CORRAL_BIN"] = str(target / "debug" / "corral")
 
 
 @pytest.fixture
