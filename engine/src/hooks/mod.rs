@@ -19,7 +19,7 @@ use crate::config::{ContainerConfig, HookEntry, PluginsConfig};
 use crate::container::Container;
 use crate::plugins::{self, Plugin, PluginError};
 
-pub use watchdog::{AbortHandler, AbortRegistration, on_abort};
+pub use watchdog::{AbortHandler, AbortRegistration, on_abort, settle as settle_watchdog};
 
 /// The plugin that runs Python hooks (`plugins/python-hooks`).
 const PYTHON_PLUGIN: &str = "python-hooks";
@@ -132,6 +132,13 @@ impl HookSet {
                     label: label.clone(),
                 });
             }
+        }
+        if set
+            .hooks
+            .iter()
+            .any(|h| matches!(*h.runner, Runner::Plugin(_)))
+        {
+            watchdog::start();
         }
         for (point, path) in config.hook.entries() {
             set.push(Hook {

@@ -9,6 +9,11 @@
 //!
 //! Arming costs two uncontended lock operations: the watchdog sleeps until the earliest
 //! deadline it knows, and is woken only when a call's deadline comes before that.
+//!
+//! The monitor clones init with a raw `clone3`, which, unlike `fork()`, does not take
+//! malloc's locks first: a thread in malloc at that moment leaves init a lock no one will
+//! release. The watchdog allocates only while it starts, so it is started early
+//! ([`start`]) and the pipeline waits until it has ([`settle`]) before cloning.
 
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -22,10 +27,14 @@ pub type AbortHandler = Box<dyn FnOnce(HookError) -> i32 + Send>;
 struct Watchdog {
     state: Mutex<State>,
     wake: Condvar,
+    /// Signalled once the thread is in its loop.
+    settled: Condvar,
 }
 
 #[derive(Default)]
 struct State {
+    /// Whether the thread is in its loop, where it allocates nothing (or could not start).
+    running: bool,
     /// The call in progress: when it is late, and the error it then ends with.
     call: Option<(Instant, HookError)>,
     /// When the watchdog wakes next; `None` while it waits for a call.
@@ -40,12 +49,15 @@ fn registered() -> MutexGuard<'static, Option<AbortHandler>> {
     HANDLER.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The process's watchdog, once started.
+static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
+
 fn watchdog() -> &'static Watchdog {
-    static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
     WATCHDOG.get_or_init(|| {
         let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
+            settled: Condvar::new(),
         }));
         let spawned = std::thread::Builder::new()
             .name("hook watchdog".into())
@@ -53,9 +65,26 @@ fn watchdog() -> &'static Watchdog {
         if let Err(e) = spawned {
             // Hooks still run; only an endless one can then not be stopped.
             tracing::warn!(%e, "cannot start the hook watchdog: hook timeouts are not enforced");
+            watchdog.lock().running = true;
         }
         watchdog
     })
+}
+
+/// Starts the watchdog thread, if it does not run yet: best before the first hook, so that
+/// its start is off that hook's path.
+pub fn start() {
+    watchdog();
+}
+
+/// Waits until the watchdog thread, if started, is past its own start, where it may still
+/// hold malloc's locks: call this before cloning a process with `clone3`.
+pub fn settle() {
+    if let Some(watchdog) = WATCHDOG.get() {
+        let state = watchdog.lock();
+        let settled = watchdog.settled.wait_while(state, |state| !state.running);
+        drop(settled.unwrap_or_else(PoisonError::into_inner));
+    }
 }
 
 impl Watchdog {
@@ -65,6 +94,8 @@ impl Watchdog {
 
     fn watch(&self) -> ! {
         let mut state = self.lock();
+        state.running = true;
+        self.settled.notify_all();
         let error = loop {
             let now = Instant::now();
             if let Some((_, error)) = state.call.take_if(|(deadline, _)| *deadline <= now) {

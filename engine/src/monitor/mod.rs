@@ -183,6 +183,8 @@ struct Monitor<'a> {
     reboot: bool,
     halt_signal: i32,
     reboot_signal: i32,
+    /// The config read to set the monitor up, for the first boot; a reboot reads it again.
+    config: Option<ContainerConfig>,
 }
 
 impl<'a> Monitor<'a> {
@@ -238,6 +240,7 @@ impl<'a> Monitor<'a> {
             reboot: false,
             halt_signal: libc::SIGPWR,
             reboot_signal: config.signals.reboot.0,
+            config: Some(config),
         })
     }
 
@@ -331,7 +334,10 @@ impl<'a> Monitor<'a> {
     /// changes. On failure, that is undone. Returns the plan as applied, with the hooks that
     /// run when it ends.
     fn boot(&mut self, rollback: &Rollback) -> Result<(Started, HookSet, Plan), MonitorError> {
-        let config = self.container.config()?;
+        let config = match self.config.take() {
+            Some(config) => config,
+            None => self.container.config()?,
+        };
         let hooks = HookSet::load(&config, &self.container.corral().global.plugins)
             .map_err(PipelineError::Hook)?;
         let (init, args) = match &self.mode {

@@ -247,6 +247,8 @@ pub fn start(
         let fail = PipelineError::stage(stage);
         let message = match stage {
             Stage::Namespaces => {
+                // No thread of ours may be in malloc when init is cloned (see there).
+                crate::hooks::settle_watchdog();
                 let flags = stages::namespaces::clone_flags(&plan.namespaces);
                 let forked = clone::fork_into(flags).map_err(|e| {
                     fail(StageFailure::Monitor(

@@ -225,6 +225,8 @@ struct Watchdog {
 }
 
 struct WatchState {
+    /// Whether the thread is in its loop, where it allocates nothing.
+    running: bool,
     calls: u64,
     alarm: Option<Alarm>,
 }
@@ -239,6 +241,7 @@ struct Alarm {
 
 static WATCHDOG: Watchdog = Watchdog {
     state: Mutex::new(WatchState {
+        running: false,
         calls: 0,
         alarm: None,
     }),
@@ -265,9 +268,17 @@ impl Watchdog {
         static STARTED: Once = Once::new();
         STARTED.call_once(|| {
             // Without the thread, hooks simply run without a time limit.
-            let _ = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("python watchdog".into())
                 .spawn(|| self.watch());
+            // The engine may clone a process from this one with a raw `clone3`, which does
+            // not take malloc's locks as `fork()` does: the new thread must be past its own
+            // start, where it allocates, before this call returns.
+            if spawned.is_ok() {
+                let state = self.lock();
+                let running = self.changed.wait_while(state, |state| !state.running);
+                drop(running.unwrap_or_else(PoisonError::into_inner));
+            }
         });
         // SAFETY: called with the GIL held (inside `Python::attach`); returns this thread's id.
         let thread = unsafe { PyThread_get_thread_ident() };
@@ -284,6 +295,8 @@ impl Watchdog {
 
     fn watch(&self) {
         let mut state = self.lock();
+        state.running = true;
+        self.changed.notify_all();
         loop {
             let Some(alarm) = state.alarm else {
                 state = self
