@@ -182,6 +182,9 @@ fn a_before_cgroups_hook_may_move_the_cgroup_and_change_its_limits() {
     };
     let read = world.corral(&["cgroup", "-n", "m", key]);
     assert_eq!(read.ok().trim(), "67108864");
+    // The monitor works on the moved cgroup too.
+    world.corral(&["freeze", "-n", "m"]).ok();
+    world.corral(&["unfreeze", "-n", "m"]).ok();
     world.corral(&["stop", "-k", "-n", "m"]).ok();
     world.assert_clean("m");
     assert_eq!(world.cgroup_dirs("m-moved"), Vec::<PathBuf>::new());

@@ -6,13 +6,14 @@
 //! sync socket; init applies its part and answers. Init runs nothing of the container's
 //! until the exec gate, after the last stage.
 
+mod cgroup;
 mod channel;
 mod clone;
 mod init;
 mod rollback;
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use corral_hooks::{HookPoint, NamespaceKind, Plan, ProcessPlan, Stage};
 use nix::unistd::Pid;
@@ -22,13 +23,14 @@ pub(crate) use init::close_other_fds;
 pub use init::exec;
 pub use rollback::{Rollback, Undo, pidfd_kill};
 
+use self::cgroup::{EarlyCgroup, configure_cgroup, create_cgroup, follow_hooks};
 use self::channel::{Channel, FromInit, ToInit};
 use self::clone::Forked;
 use crate::config::ContainerConfig;
 use crate::container::{Container, ContainerError};
 use crate::hooks::{HookError, HookSet};
 use crate::runtime;
-use crate::stages::cgroups::{self, Cgroup, CgroupError, Layout};
+use crate::stages::cgroups::{self, CgroupError, Layout};
 use crate::stages::{self, OpError, PlanError};
 
 /// Why a stage failed.
@@ -391,83 +393,6 @@ pub fn start(
     let pid =
         pid.ok_or_else(|| PipelineError::Setup("init was never cloned".into(), never_cloned()))?;
     Ok(Started { pid, notify })
-}
-
-/// The cgroup made while init mounts.
-enum EarlyCgroup {
-    /// With its limits and device rules, and the files init joins it by.
-    Ready(Vec<std::fs::File>),
-    /// Only its directories, while hooks may still change the plan.
-    Made {
-        cgroup: Cgroup,
-        /// The limits it was made for.
-        limits: corral_hooks::CgroupLimits,
-        /// Whether the device rules are written.
-        devices: bool,
-    },
-}
-
-/// Makes the container's cgroup, with the controllers its limits need.
-fn create_cgroup(
-    runtime_dir: &Path,
-    pid: Option<Pid>,
-    plan: &Plan,
-    layout: &Layout,
-    rollback: &Rollback,
-) -> Result<Cgroup, PipelineError> {
-    let cgroup = Cgroup::new(layout, &plan.cgroups.path);
-    // Recorded before anything exists, so a monitor killed halfway is cleaned up.
-    runtime::save(runtime_dir, pid.map_or(0, Pid::as_raw), &cgroup, plan);
-    rollback.push(Some(Stage::Cgroups), Undo::Cgroup(cgroup.clone()));
-    cgroup
-        .create(layout, &plan.cgroups.limits)
-        .map_err(|e| PipelineError::stage(Stage::Cgroups)(e.into()))?;
-    Ok(cgroup)
-}
-
-/// The cgroup made early (for `limits`), moved or given more controllers where the hooks
-/// since changed the plan's path or limits; and whether it moved.
-fn follow_hooks(
-    cgroup: Cgroup,
-    limits: &corral_hooks::CgroupLimits,
-    plan: &Plan,
-    layout: &Layout,
-    rollback: &Rollback,
-) -> Result<(Cgroup, bool), PipelineError> {
-    let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
-    if cgroup.path != plan.cgroups.path {
-        // Still recorded in the rollback, where removing it again is harmless.
-        cgroup.remove().map_err(fail)?;
-        let moved = Cgroup::new(layout, &plan.cgroups.path);
-        rollback.push(Some(Stage::Cgroups), Undo::Cgroup(moved.clone()));
-        moved.create(layout, &plan.cgroups.limits).map_err(fail)?;
-        return Ok((moved, true));
-    }
-    if *limits != plan.cgroups.limits {
-        // Made again where it is: only the controllers the new limits need are added.
-        cgroup.create(layout, &plan.cgroups.limits).map_err(fail)?;
-    }
-    Ok((cgroup, false))
-}
-
-/// The rest of the host's part of the cgroups stage: writes the limits and, with
-/// `devices`, the security stage's device rules, and opens the files init joins the cgroup
-/// by.
-fn configure_cgroup(
-    cgroup: &Cgroup,
-    plan: &Plan,
-    devices: bool,
-) -> Result<Vec<std::fs::File>, PipelineError> {
-    let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
-    cgroup.apply_limits(&plan.cgroups.limits).map_err(fail)?;
-    // The security stage's device rules are enforced through the cgroup.
-    if devices {
-        cgroups::devices::apply(cgroup, &plan.security.devices)
-            .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
-    }
-    let join = cgroup.join_files().map_err(fail)?;
-    tracing::debug!(path = %cgroup.path, version = %cgroup.version, "cgroup created");
-    Ok(join)
 }
 
 /// Waits for init to finish its part of `stage`.

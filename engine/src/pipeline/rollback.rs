@@ -53,9 +53,9 @@ impl Rollback {
         self.lock().push((stage, undo));
     }
 
-    /// The cgroup, once the cgroups stage made it.
+    /// The cgroup, once the cgroups stage made it: the last one made, where a hook moved it.
     pub fn cgroup(&self) -> Option<Cgroup> {
-        self.lock().iter().find_map(|(_, u)| match u {
+        self.lock().iter().rev().find_map(|(_, u)| match u {
             Undo::Cgroup(c) => Some(c.clone()),
             _ => None,
         })
