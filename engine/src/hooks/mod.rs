@@ -211,7 +211,8 @@ impl HookSet {
                         plugin: plugin.info.name.clone(),
                         after: hook.timeout,
                     };
-                    let _watched = watchdog::watch(hook.timeout + GRACE, fail(late.into()));
+                    let _watched =
+                        watchdog::watch(hook.timeout.saturating_add(GRACE), fail(late.into()));
                     plugin
                         .hook(ctx, plan.as_deref(), &hook.args, hook.timeout)
                         .map_err(|e| fail(e.into()))?

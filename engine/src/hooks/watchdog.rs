@@ -139,7 +139,10 @@ pub struct Watched(());
 /// Watches a call that must end within `limit`, or else end the process with `error`.
 pub fn watch(limit: Duration, error: HookError) -> Watched {
     let watchdog = watchdog();
-    let deadline = Instant::now() + limit;
+    // A limit too far away to be a time is no limit.
+    let Some(deadline) = Instant::now().checked_add(limit) else {
+        return Watched(());
+    };
     let mut state = watchdog.lock();
     state.call = Some((deadline, error));
     if state.wakes_at.is_none_or(|at| at > deadline) {
@@ -170,5 +173,24 @@ pub struct AbortRegistration {
 impl Drop for AbortRegistration {
     fn drop(&mut self) {
         *registered() = self.previous.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use corral_hooks::HookPoint;
+
+    use super::*;
+    use crate::hooks::HookFailure;
+
+    #[test]
+    fn a_limit_beyond_any_time_is_no_limit() {
+        let error = HookError {
+            point: HookPoint::Stop,
+            hook: "plugin p".into(),
+            cause: HookFailure::Timeout(Duration::MAX),
+        };
+        drop(watch(Duration::MAX, error));
+        settle();
     }
 }

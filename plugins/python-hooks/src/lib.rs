@@ -280,13 +280,17 @@ impl Watchdog {
                 drop(running.unwrap_or_else(PoisonError::into_inner));
             }
         });
+        // A timeout too far away to be a time is none.
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return Armed;
+        };
         // SAFETY: called with the GIL held (inside `Python::attach`); returns this thread's id.
         let thread = unsafe { PyThread_get_thread_ident() };
         let mut state = self.lock();
         state.calls += 1;
         state.alarm = Some(Alarm {
             call: state.calls,
-            deadline: Instant::now() + timeout,
+            deadline,
             thread,
         });
         self.changed.notify_one();
