@@ -157,20 +157,7 @@ cleanup() {
 	# Mounts left under the temp dir (none expected), innermost first.
 	awk -v t="$tmp" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo |
 		sort -r | while read -r d; do umount -l "$d" || echo "warning: cannot unmount $d" >&2; done
-	# Our cgroup parents, in every hierarchy (v1 controllers, named, unified),
-	# wherever they were put (top level or below the caller's cgroup).
-	# rmdir only removes empty cgroups, so nothing else is touched.
-	while read -r d; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do # a just-exited container may take a moment
-			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-			[ -d "$d" ] || break
-			sleep 0.2
-		done
-		[ -d "$d" ] && echo "warning: cgroup $d not empty, left in place" >&2
-	done < <(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts |
-		while read -r m; do
-			find "$m" -maxdepth 6 -type d \( -name "$tag" -o -name "$tag-*" \) -prune -print 2>/dev/null
-		done)
+	bench_remove_cgroups "$tag"
 	rm -rf --one-file-system "$tmp" "$run_dir"
 	exit "$rc"
 }

@@ -47,17 +47,19 @@ done
 (cd "$repo" && cargo build --release -q)
 target="${CARGO_TARGET_DIR:-$repo/target}/release"
 bin="$target/corral"
+tag="corral-bench-hooks-$$" # unique per run: the cgroup parent
 world="$(mktemp -d /tmp/corral-bench-hooks.XXXXXX)"
 # corral's runtime files on a tmpfs, as on a normal system (see lib.sh).
 run_dir="$(bench_run_dir corral-bench-hooks)"
 cleanup() {
 	for c in none rust python; do "$bin" destroy -f -n "$c" >/dev/null 2>&1 || true; done
+	bench_remove_cgroups "$tag"
 	rm -rf "$world" "$run_dir"
 }
 trap cleanup EXIT
 export CORRAL_ROOT="$world/root" CORRAL_RUN_DIR="$run_dir" CORRAL_CONFIG="$world/global.toml"
 export CORRAL_PLUGIN_PATH="$target"
-printf '[cgroup]\nparent = "corral-bench-hooks"\n' >"$CORRAL_CONFIG"
+printf '[cgroup]\nparent = "%s"\n' "$tag" >"$CORRAL_CONFIG"
 
 points="pre-start before-namespaces after-namespaces before-mounts after-mounts before-network
 after-network before-security after-security before-cgroups after-cgroups start-host start

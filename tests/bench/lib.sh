@@ -10,6 +10,30 @@ bench_run_dir() {
 	mktemp -d "$fs/$1.XXXXXX"
 }
 
+# Prints the cgroups named $1 or $1-* in every mounted hierarchy (v1 controllers, named,
+# unified), wherever they were put: the top level or below the caller's cgroup.
+bench_cgroups() {
+	awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts |
+		while read -r m; do
+			find "$m" -maxdepth 6 -type d \( -name "$1" -o -name "$1-*" \) -prune -print 2>/dev/null
+		done
+}
+
+# Removes the cgroups `bench_cgroups $1` prints, innermost first, giving one whose container
+# just ended five seconds to settle. rmdir removes only empty cgroups: nothing else is
+# touched, and a cgroup still in use is reported and left.
+bench_remove_cgroups() {
+	local d
+	bench_cgroups "$1" | while read -r d; do
+		for _ in $(seq 1 25); do
+			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$d" ] || break
+			sleep 0.2
+		done
+		[ -d "$d" ] && echo "warning: cgroup $d not empty, left in place" >&2
+	done
+}
+
 # Times commands in turns: $1 rounds (after three untimed ones), each command once a round
 # in an order that rotates, so that a busy machine's drift weighs on all alike; for costs
 # well under that drift. The commands are the lines "NAME<TAB>COMMAND WORDS..." of stdin

@@ -32,6 +32,8 @@ done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=tests/bench/lib.sh
+. "$here/lib.sh"
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'network.sh: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root"
@@ -60,12 +62,7 @@ cleanup() {
 	done
 	"$corral" net down --force >/dev/null 2>&1
 	ip link del crlbenchlxc 2>/dev/null
-	while read -r d; do
-		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-	done < <(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts |
-		while read -r m; do
-			find "$m" -maxdepth 6 -type d \( -name "$tag" -o -name "$tag-*" \) -prune -print 2>/dev/null
-		done)
+	bench_remove_cgroups "$tag"
 	rm -rf --one-file-system "$tmp"
 	exit "$rc"
 }

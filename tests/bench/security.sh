@@ -57,10 +57,7 @@ cleanup() {
 	if lxc-info -P "$tmp/lxc" -n "$tag" -s 2>/dev/null | grep -q RUNNING; then
 		lxc-stop -P "$tmp/lxc" -n "$tag" -k >/dev/null 2>&1
 	fi
-	# Only our own cgroup directories, and only if empty.
-	awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts | while read -r m; do
-		find "$m" -maxdepth 6 -type d \( -name "$tag" -o -name "$tag-*" \) -prune -print 2>/dev/null
-	done | while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
+	bench_remove_cgroups "$tag"
 	rm -rf --one-file-system "$tmp" "$run_dir"
 	exit "$rc"
 }

@@ -235,15 +235,7 @@ cleanup() {
 	# Mounts left under the temp dir (none expected), innermost first.
 	awk -v t="$tmp" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo |
 		sort -r | while read -r d; do umount -l "$d" || warn "cannot unmount $d"; done
-	# Our cgroup parents, in every hierarchy; rmdir removes only empty cgroups.
-	while read -r d; do
-		for _ in $(seq 1 25); do # a just-stopped container may take a moment
-			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-			[ -d "$d" ] || break
-			sleep 0.2
-		done
-		[ -d "$d" ] && warn "cgroup $d not empty, left in place"
-	done < <(our_cgroup_parents)
+	bench_remove_cgroups "$tag"
 	rm -rf --one-file-system "$tmp" "${run_dirs[@]}"
 	exit "$rc"
 }
@@ -251,14 +243,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Every cgroup directory of this run: corral's parent and LXC's, in every hierarchy
-# (v1 controllers, named, unified), wherever they were put.
-our_cgroup_parents() {
-	awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts |
-		while read -r m; do
-			find "$m" -maxdepth 6 -type d \( -name "$tag" -o -name "$tag-*" \) -prune -print 2>/dev/null
-		done
-}
+# Every cgroup directory of this run: corral's parent and LXC's.
+our_cgroup_parents() { bench_cgroups "$tag"; }
 
 # Quote a word for hyperfine command lines (POSIX shell word rules, with or without -N).
 q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
