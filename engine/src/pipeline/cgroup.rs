@@ -44,29 +44,25 @@ pub(super) fn create_cgroup(
     Ok(cgroup)
 }
 
-/// The cgroup made early (for `limits`), moved or given more controllers where the hooks
-/// since changed the plan's path or limits; and whether it moved.
+/// The cgroup made early (for `limits`), given the controllers that limits a hook added
+/// since need; or, where a hook moved it, removed (`None`): it is to be made anew.
 pub(super) fn follow_hooks(
     cgroup: Cgroup,
     limits: &CgroupLimits,
     plan: &Plan,
     layout: &Layout,
-    rollback: &Rollback,
-) -> Result<(Cgroup, bool), PipelineError> {
+) -> Result<Option<Cgroup>, PipelineError> {
     let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
     if cgroup.path != plan.cgroups.path {
         // Still recorded in the rollback, where removing it again is harmless.
         cgroup.remove().map_err(fail)?;
-        let moved = Cgroup::new(layout, &plan.cgroups.path);
-        rollback.push(Some(Stage::Cgroups), Undo::Cgroup(moved.clone()));
-        moved.create(layout, &plan.cgroups.limits).map_err(fail)?;
-        return Ok((moved, true));
+        return Ok(None);
     }
     if *limits != plan.cgroups.limits {
         // Made again where it is: only the controllers the new limits need are added.
         cgroup.create(layout, &plan.cgroups.limits).map_err(fail)?;
     }
-    Ok((cgroup, false))
+    Ok(Some(cgroup))
 }
 
 /// The rest of the host's part of the cgroups stage: writes the limits and, with

@@ -293,10 +293,18 @@ pub fn start(
                         limits,
                         devices,
                     }) => {
-                        let (cgroup, moved) =
-                            follow_hooks(cgroup, &limits, plan, layout, rollback)?;
-                        runtime::save(&runtime_dir, raw(pid).unwrap_or(0), &cgroup, plan);
-                        configure_cgroup(&cgroup, plan, moved || !devices)?
+                        match follow_hooks(cgroup, &limits, plan, layout)? {
+                            Some(cgroup) => {
+                                // The plan as the hooks left it, for later commands.
+                                runtime::save(&runtime_dir, raw(pid).unwrap_or(0), &cgroup, plan);
+                                configure_cgroup(&cgroup, plan, !devices)?
+                            }
+                            None => {
+                                let cgroup =
+                                    create_cgroup(&runtime_dir, pid, plan, layout, rollback)?;
+                                configure_cgroup(&cgroup, plan, true)?
+                            }
+                        }
                     }
                     None => {
                         let cgroup = create_cgroup(&runtime_dir, pid, plan, layout, rollback)?;

@@ -59,19 +59,17 @@ impl Plugin for TestHooks {
                 "hang" if value == point => loop {
                     std::thread::park();
                 },
-                "memory" if ctx.point == HookPoint::Before(Stage::Cgroups) => {
-                    let mut plan = ctx.plan.clone().ok_or("no plan")?;
-                    plan.cgroups.limits.memory = Some(value.parse().map_err(|_| "bad memory")?);
-                    outcome = HookOutcome::Change {
-                        plan: Box::new(plan),
-                    };
-                }
-                "cgroup" if ctx.point == HookPoint::Before(Stage::Cgroups) => {
+                "memory" | "cgroup" if ctx.point == HookPoint::Before(Stage::Cgroups) => {
+                    // Each change builds on the ones before it.
                     let mut plan = match outcome {
                         HookOutcome::Change { plan } => *plan,
                         _ => ctx.plan.clone().ok_or("no plan")?,
                     };
-                    plan.cgroups.path.push_str(value);
+                    if key == "memory" {
+                        plan.cgroups.limits.memory = Some(value.parse().map_err(|_| "bad memory")?);
+                    } else {
+                        plan.cgroups.path.push_str(value);
+                    }
                     outcome = HookOutcome::Change {
                         plan: Box::new(plan),
                     };
