@@ -51,11 +51,19 @@ fn start_time(pid: i32) -> Option<u64> {
 
 /// Records init, its cgroup and its plan. Written with a rename so that no reader sees half.
 pub fn save(runtime_dir: &Path, pid: i32, cgroup: &Cgroup, plan: &Plan) {
-    let state = RuntimeState {
+    /// [`RuntimeState`], borrowed: serialised where it lies.
+    #[derive(Serialize)]
+    struct StateRef<'a> {
+        pid: i32,
+        start_time: u64,
+        cgroup: &'a Cgroup,
+        plan: &'a Plan,
+    }
+    let state = StateRef {
         pid,
         start_time: start_time(pid).unwrap_or(0),
-        cgroup: cgroup.clone(),
-        plan: plan.clone(),
+        cgroup,
+        plan,
     };
     let tmp = runtime_dir.join(".state.json.tmp");
     let written = serde_json::to_vec(&state)

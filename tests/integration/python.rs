@@ -111,17 +111,56 @@ fn a_ten_line_policy_is_enforced_and_planned() {
         ],
     );
     let out = run.ok();
-    let bnd = out
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        .expect("CapBnd");
     assert_eq!(
-        bnd & (1 << 13),
+        cap_bounding(out) & NET_RAW,
         0,
         "CAP_NET_RAW is still in the bounding set"
     );
     assert!(out.contains("67108864"), "{out}");
+}
+
+/// CAP_NET_RAW's bit in a capability set.
+const NET_RAW: u64 = 1 << 13;
+
+/// The bounding set in `grep CapBnd /proc/self/status` output.
+fn cap_bounding(out: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .expect("CapBnd")
+}
+
+#[test]
+fn attach_enters_with_the_security_the_hooks_left() {
+    // The runtime state is first saved while init mounts; a later change that leaves the
+    // cgroup as it was made (here, no device rule changes) must be saved too, since attach
+    // takes the container's security from it.
+    let world = World::new();
+    let path = script(
+        &world,
+        "noraw.py",
+        "def before_security(ctx):\n\
+         \x20   caps = ctx.plan['security']['capabilities']\n\
+         \x20   caps['bounding'] = [c for c in caps['bounding'] if c != 'CAP_NET_RAW']\n",
+    );
+    world.busybox("noraw", &python_hook(&path, ""));
+    world.corral(&["start", "-n", "noraw"]).ok();
+    let attached = world.corral(&[
+        "attach",
+        "-n",
+        "noraw",
+        "--",
+        "grep",
+        "CapBnd",
+        "/proc/self/status",
+    ]);
+    world.corral(&["stop", "-k", "-n", "noraw"]).ok();
+    assert_eq!(
+        cap_bounding(attached.ok()) & NET_RAW,
+        0,
+        "attach kept CAP_NET_RAW"
+    );
+    world.assert_clean("noraw");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod program;
 mod watchdog;
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +86,8 @@ struct Hook {
 pub struct HookSet {
     hooks: Vec<Hook>,
     points: u32,
+    /// How many changes its hooks made to a plan.
+    changes: Cell<u32>,
 }
 
 impl std::fmt::Debug for HookSet {
@@ -160,9 +163,10 @@ impl HookSet {
         self.hooks.push(hook);
     }
 
-    /// Whether any hook runs at one of `points`.
-    pub fn fires_any(&self, points: &[HookPoint]) -> bool {
-        points.iter().any(|&point| self.fires(point))
+    /// How many times its hooks changed a plan: work done for a plan (the runtime state
+    /// saved, a cgroup configured) is still right while this has not moved.
+    pub fn changes(&self) -> u32 {
+        self.changes.get()
     }
 
     /// Whether any hook runs at `point`: checked before a context is built.
@@ -225,7 +229,9 @@ impl HookSet {
                     program::run(path, *lxc, &hook.args, hook.timeout, ctx, &input).map_err(fail)?
                 }
             };
-            apply(point, plan.as_deref_mut(), outcome).map_err(fail)?;
+            if apply(point, plan.as_deref_mut(), outcome).map_err(fail)? {
+                self.changes.set(self.changes.get().wrapping_add(1));
+            }
         }
         Ok(())
     }
@@ -240,19 +246,19 @@ pub(crate) struct ContextRef<'a> {
     pub(crate) plan: Option<&'a Plan>,
 }
 
-/// Takes a hook's outcome into the plan.
+/// Takes a hook's outcome into the plan; true if it changed it.
 fn apply(
     point: HookPoint,
     current: Option<&mut Plan>,
     outcome: HookOutcome,
-) -> Result<(), HookFailure> {
+) -> Result<bool, HookFailure> {
     match outcome {
-        HookOutcome::Continue => Ok(()),
+        HookOutcome::Continue => Ok(false),
         HookOutcome::Refuse { reason } => Err(HookFailure::Refused(reason)),
         HookOutcome::Change { plan } => match (point, current) {
             (HookPoint::Before(stage), Some(current)) => {
                 current.take_stage(stage, *plan);
-                Ok(())
+                Ok(true)
             }
             _ => Err(HookFailure::BadAnswer(format!(
                 "only a before-hook may change the plan, not a {point} hook"

@@ -1,86 +1,121 @@
-//! The host's part of the cgroups stage, done early: the cgroup is made while init mounts,
-//! and what hooks may still change (its path and limits, the security stage's device rules)
-//! is written once they have run.
+//! The host's part of the cgroups stage, done early: the cgroup is made and configured while
+//! init mounts, for the plan as it stands then. A before-hook that runs later may change
+//! what the cgroup was made for (its path, its limits, the security stage's device rules);
+//! the cgroup is then made again, as the hooks left the plan.
 
+use std::fs::File;
 use std::path::Path;
 
-use corral_hooks::{CgroupLimits, Plan, Stage};
+use corral_hooks::{CgroupLimits, DeviceRule, Plan, Stage};
 use nix::unistd::Pid;
 
 use super::{PipelineError, Rollback, Undo};
 use crate::runtime;
 use crate::stages::cgroups::{self, Cgroup, CgroupError, Layout};
 
+/// The parts of a plan the cgroup is made from.
+#[derive(PartialEq)]
+struct Target {
+    path: String,
+    limits: CgroupLimits,
+    devices: Vec<DeviceRule>,
+}
+
+impl Target {
+    fn of(plan: &Plan) -> Target {
+        Target {
+            path: plan.cgroups.path.clone(),
+            limits: plan.cgroups.limits.clone(),
+            devices: plan.security.devices.clone(),
+        }
+    }
+}
+
+/// Where a container's cgroup is made and recorded.
+pub(super) struct CgroupSite<'a> {
+    /// The container's runtime directory, where its state is saved.
+    pub runtime_dir: &'a Path,
+    /// The host's cgroup hierarchies.
+    pub layout: &'a Layout,
+    /// What a failed or ended start undoes.
+    pub rollback: &'a Rollback,
+}
+
 /// The cgroup made while init mounts.
-pub(super) enum EarlyCgroup {
-    /// With its limits and device rules, and the files init joins it by.
-    Ready(Vec<std::fs::File>),
-    /// Only its directories, while hooks may still change the plan.
-    Made {
-        /// The cgroup.
-        cgroup: Cgroup,
-        /// The limits it was made for.
-        limits: CgroupLimits,
-        /// Whether the device rules are written.
-        devices: bool,
-    },
-}
-
-/// Makes the container's cgroup, with the controllers its limits need.
-pub(super) fn create_cgroup(
-    runtime_dir: &Path,
-    pid: Option<Pid>,
-    plan: &Plan,
-    layout: &Layout,
-    rollback: &Rollback,
-) -> Result<Cgroup, PipelineError> {
-    let cgroup = Cgroup::new(layout, &plan.cgroups.path);
-    // Recorded before anything exists, so a monitor killed halfway is cleaned up.
-    runtime::save(runtime_dir, pid.map_or(0, Pid::as_raw), &cgroup, plan);
-    rollback.push(Some(Stage::Cgroups), Undo::Cgroup(cgroup.clone()));
-    cgroup
-        .create(layout, &plan.cgroups.limits)
-        .map_err(|e| PipelineError::stage(Stage::Cgroups)(e.into()))?;
-    Ok(cgroup)
-}
-
-/// The cgroup made early (for `limits`), given the controllers that limits a hook added
-/// since need; or, where a hook moved it, removed (`None`): it is to be made anew.
-pub(super) fn follow_hooks(
+pub(super) struct EarlyCgroup {
+    /// What it was made for.
+    target: Target,
+    /// How many changes hooks had made to the plan then (see [`crate::hooks::HookSet::changes`]).
+    hook_changes: u32,
     cgroup: Cgroup,
-    limits: &CgroupLimits,
-    plan: &Plan,
-    layout: &Layout,
-) -> Result<Option<Cgroup>, PipelineError> {
-    let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
-    if cgroup.path != plan.cgroups.path {
-        // Still recorded in the rollback, where removing it again is harmless.
-        cgroup.remove().map_err(fail)?;
-        return Ok(None);
-    }
-    if *limits != plan.cgroups.limits {
-        // Made again where it is: only the controllers the new limits need are added.
-        cgroup.create(layout, &plan.cgroups.limits).map_err(fail)?;
-    }
-    Ok(Some(cgroup))
+    /// The files init joins it by, or why it could not be made.
+    join: Result<Vec<File>, PipelineError>,
 }
 
-/// The rest of the host's part of the cgroups stage: writes the limits and, with
-/// `devices`, the security stage's device rules, and opens the files init joins the cgroup
-/// by.
-pub(super) fn configure_cgroup(
-    cgroup: &Cgroup,
-    plan: &Plan,
-    devices: bool,
-) -> Result<Vec<std::fs::File>, PipelineError> {
+impl EarlyCgroup {
+    /// Makes the container's cgroup for `plan` as it stands, with its limits and device
+    /// rules, recording init's `pid` with it. A failure is kept for the cgroups stage to
+    /// report.
+    pub(super) fn make(
+        site: &CgroupSite<'_>,
+        pid: Option<Pid>,
+        plan: &Plan,
+        hook_changes: u32,
+    ) -> EarlyCgroup {
+        let cgroup = Cgroup::new(site.layout, &plan.cgroups.path);
+        // Recorded before anything exists, so a monitor killed halfway is cleaned up.
+        runtime::save(site.runtime_dir, raw(pid), &cgroup, plan);
+        site.rollback
+            .push(Some(Stage::Cgroups), Undo::Cgroup(cgroup.clone()));
+        let join = configure(&cgroup, plan, site.layout);
+        EarlyCgroup {
+            target: Target::of(plan),
+            hook_changes,
+            cgroup,
+            join,
+        }
+    }
+
+    /// The files init joins the container's cgroup by, for `plan` as the hooks left it
+    /// (`hook_changes` of theirs so far): the early cgroup if it was made for what the plan
+    /// still says, or else a cgroup made anew.
+    pub(super) fn finish(
+        self,
+        site: &CgroupSite<'_>,
+        pid: Option<Pid>,
+        plan: &Plan,
+        hook_changes: u32,
+    ) -> Result<Vec<File>, PipelineError> {
+        if self.target == Target::of(plan) {
+            if hook_changes != self.hook_changes && self.join.is_ok() {
+                // The plan as the hooks left it, for later commands.
+                runtime::save(site.runtime_dir, raw(pid), &self.cgroup, plan);
+            }
+            return self.join;
+        }
+        drop(self.join);
+        // It stays recorded in the rollback, where removing it again is harmless.
+        self.cgroup
+            .remove()
+            .map_err(|e| PipelineError::stage(Stage::Cgroups)(e.into()))?;
+        EarlyCgroup::make(site, pid, plan, hook_changes).join
+    }
+}
+
+/// Creates `cgroup` with the controllers the plan's limits need, writes the limits and the
+/// security stage's device rules, and opens the files init joins it by.
+fn configure(cgroup: &Cgroup, plan: &Plan, layout: &Layout) -> Result<Vec<File>, PipelineError> {
     let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
+    cgroup.create(layout, &plan.cgroups.limits).map_err(fail)?;
     cgroup.apply_limits(&plan.cgroups.limits).map_err(fail)?;
     // The security stage's device rules are enforced through the cgroup.
-    if devices {
-        cgroups::devices::apply(cgroup, &plan.security.devices)
-            .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
-    }
+    cgroups::devices::apply(cgroup, &plan.security.devices)
+        .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
     let join = cgroup.join_files().map_err(fail)?;
     tracing::debug!(path = %cgroup.path, version = %cgroup.version, "cgroup created");
     Ok(join)
+}
+
+fn raw(pid: Option<Pid>) -> i32 {
+    pid.map_or(0, Pid::as_raw)
 }

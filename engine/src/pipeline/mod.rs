@@ -23,13 +23,12 @@ pub(crate) use init::close_other_fds;
 pub use init::exec;
 pub use rollback::{Rollback, Undo, pidfd_kill};
 
-use self::cgroup::{EarlyCgroup, configure_cgroup, create_cgroup, follow_hooks};
+use self::cgroup::{CgroupSite, EarlyCgroup};
 use self::channel::{Channel, FromInit, ToInit};
 use self::clone::Forked;
 use crate::config::ContainerConfig;
 use crate::container::{Container, ContainerError};
 use crate::hooks::{HookError, HookSet};
-use crate::runtime;
 use crate::stages::cgroups::{self, CgroupError, Layout};
 use crate::stages::{self, OpError, PlanError};
 
@@ -236,6 +235,11 @@ pub fn start(
         });
     }
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
+    let site = CgroupSite {
+        runtime_dir: &runtime_dir,
+        layout,
+        rollback,
+    };
     let (ours, theirs) =
         Channel::pair().map_err(|e| PipelineError::stage(Stage::Namespaces)(e.into()))?;
     let mut init_end = Some(theirs);
@@ -286,31 +290,11 @@ pub fn start(
             }
             Stage::Security => Some(ToInit::Security(Box::new(plan.security.clone()))),
             Stage::Cgroups => {
-                let join = match made.take().transpose()? {
-                    Some(EarlyCgroup::Ready(join)) => join,
-                    Some(EarlyCgroup::Made {
-                        cgroup,
-                        limits,
-                        devices,
-                    }) => {
-                        match follow_hooks(cgroup, &limits, plan, layout)? {
-                            Some(cgroup) => {
-                                // The plan as the hooks left it, for later commands.
-                                runtime::save(&runtime_dir, raw(pid).unwrap_or(0), &cgroup, plan);
-                                configure_cgroup(&cgroup, plan, !devices)?
-                            }
-                            None => {
-                                let cgroup =
-                                    create_cgroup(&runtime_dir, pid, plan, layout, rollback)?;
-                                configure_cgroup(&cgroup, plan, true)?
-                            }
-                        }
-                    }
-                    None => {
-                        let cgroup = create_cgroup(&runtime_dir, pid, plan, layout, rollback)?;
-                        configure_cgroup(&cgroup, plan, true)?
-                    }
+                let early = match made.take() {
+                    Some(early) => early,
+                    None => EarlyCgroup::make(&site, pid, plan, hooks.changes()),
                 };
+                let join = early.finish(&site, pid, plan, hooks.changes())?;
                 let message = ToInit::Cgroups {
                     namespace: plan.cgroups.namespace,
                     views: cgroups::mount_view(layout, plan.cgroups.mount),
@@ -327,40 +311,11 @@ pub fn start(
             tracing::debug!(%stage, "applying");
             ours.send(&message)
                 .map_err(|e| PipelineError::stage(stage)(e.into()))?;
-            // While init mounts, the cgroup is made: on two CPUs this takes its cost off the
-            // start. Its limits and device rules are written then too, unless a hook may
-            // still change them (only before-hooks change the plan); then they are later.
+            // While init mounts, the cgroup is made, with its limits and device rules: on
+            // two CPUs this takes its cost off the start. A hook that changes them later has
+            // it made again.
             if stage == Stage::Mounts {
-                let settled = !hooks.fires_any(&[
-                    HookPoint::Before(Stage::Security),
-                    HookPoint::Before(Stage::Cgroups),
-                ]);
-                made = Some(
-                    create_cgroup(&runtime_dir, pid, plan, layout, rollback).and_then(|cgroup| {
-                        Ok(if settled {
-                            EarlyCgroup::Ready(configure_cgroup(&cgroup, plan, true)?)
-                        } else {
-                            EarlyCgroup::Made {
-                                cgroup,
-                                limits: plan.cgroups.limits.clone(),
-                                devices: false,
-                            }
-                        })
-                    }),
-                );
-            }
-            // While init secures itself, its cgroup gets the device rules, final once the
-            // security stage's before-hooks have run.
-            if let (
-                Stage::Security,
-                Some(Ok(EarlyCgroup::Made {
-                    cgroup, devices, ..
-                })),
-            ) = (stage, &mut made)
-            {
-                cgroups::devices::apply(cgroup, &plan.security.devices)
-                    .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
-                *devices = true;
+                made = Some(EarlyCgroup::make(&site, pid, plan, hooks.changes()));
             }
             expect_done(&ours, stage)?;
         }
