@@ -366,3 +366,16 @@ pub fn init_logging(args: &GlobalArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_command_is_well_formed() {
+        // Builds the deferred arguments of every command too.
+        Cli::command().debug_assert();
+    }
+}
