@@ -119,6 +119,23 @@ fn a_ten_line_policy_is_enforced_and_planned() {
     assert!(out.contains("67108864"), "{out}");
 }
 
+#[test]
+fn a_change_made_after_init_is_cloned_reaches_it() {
+    // Init is cloned at the namespaces stage with the plan as it then is; a later before-hook's
+    // change must be sent to it.
+    let world = World::new();
+    let path = script(
+        &world,
+        "mount.py",
+        "def before_mounts(ctx):\n\
+         \x20   ctx.plan['mounts']['mounts'].append({'source': 'hooked', 'target': '/hooked',\n\
+         \x20       'fstype': 'tmpfs', 'options': ['size=1m'], 'create': 'dir', 'optional': False})\n",
+    );
+    world.busybox("mnt", &python_hook(&path, ""));
+    let run = world.execute("mnt", &["/bin/grep", " /hooked ", "/proc/mounts"]);
+    assert!(run.ok().starts_with("hooked /hooked tmpfs"), "{}", run.ok());
+}
+
 /// CAP_NET_RAW's bit in a capability set.
 const NET_RAW: u64 = 1 << 13;
 

@@ -21,17 +21,19 @@ const MAX_MESSAGE: usize = 1 << 20;
 /// The most descriptors one message carries: one per cgroup v1 hierarchy.
 const MAX_FDS: usize = 16;
 
-/// What the monitor asks init to do, in pipeline order.
+/// What the monitor asks init to do, in pipeline order. A part of the plan comes along only
+/// if hooks changed the plan since init was cloned; `None` means the part as init has it,
+/// in its copy of the monitor's memory: most starts send no plan at all.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToInit {
     /// Apply the namespaces stage's part: the hostname.
-    Namespaces(NamespacesPlan),
+    Namespaces(Option<NamespacesPlan>),
     /// Apply the mounts stage: everything up to `pivot_root`.
-    Mounts(MountsPlan),
+    Mounts(Option<MountsPlan>),
     /// Apply the network stage's part inside the namespace.
-    Network(NetworkPlan),
+    Network(Option<NetworkPlan>),
     /// Apply the security stage's first step.
-    Security(Box<SecurityPlan>),
+    Security(Option<Box<SecurityPlan>>),
     /// Join the cgroup through the descriptors sent along (its `tasks` or `cgroup.procs`
     /// files), enter the cgroup namespace and mount the view.
     Cgroups {
@@ -46,7 +48,7 @@ pub enum ToInit {
     /// stage's plan, which nothing changes after that stage) and start the program.
     Exec {
         /// The program.
-        process: ProcessPlan,
+        process: Option<ProcessPlan>,
         /// Whether the program gets a new time namespace.
         time_namespace: bool,
     },

@@ -1,7 +1,8 @@
 //! The container's side of the pipeline: the cloned process that becomes PID 1.
 //!
 //! It never runs hook or plugin code. It waits on the sync socket, applies each stage's part
-//! of the plan it is handed, and at the exec gate starts the program, then stays as a small
+//! of the plan (the one it was cloned with, or a part the monitor sends when hooks changed
+//! it since), and at the exec gate starts the program, then stays as a small
 //! init: it forwards signals to the program, reaps zombies and exits with the program's
 //! status (128+N for signal N).
 
@@ -9,7 +10,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
-use corral_hooks::ProcessPlan;
+use corral_hooks::{Plan, ProcessPlan};
 use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
@@ -22,9 +23,10 @@ use crate::stages::cgroups::CgroupView;
 use crate::stages::mounts::{Root, fd_path};
 use crate::stages::{self, Op, OpError};
 
-/// Runs init. `chan` is the only descriptor it keeps, besides `console` as its stdio.
-pub fn run(chan: &Channel, console: Option<OwnedFd>) -> ! {
-    let code = match serve(chan, console) {
+/// Runs init. `chan` is the only descriptor it keeps, besides `console` as its stdio;
+/// `cloned` is the plan as it was when init was cloned, which the monitor's messages refer to.
+pub fn run(chan: &Channel, console: Option<OwnedFd>, cloned: &Plan) -> ! {
+    let code = match serve(chan, console, cloned) {
         Ok(code) => code,
         Err(e) => {
             // The monitor learns what failed, then kills us: this exit is a fallback.
@@ -37,7 +39,7 @@ pub fn run(chan: &Channel, console: Option<OwnedFd>) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
+fn serve(chan: &Channel, console: Option<OwnedFd>, cloned: &Plan) -> Result<i32, OpError> {
     crate::proctitle::set("corral-init");
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).op(|| "set the parent-death signal".into())?;
     if let Some(tty) = console {
@@ -54,11 +56,15 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
             errno: libc::EPIPE,
         })?;
         let result = match message {
-            ToInit::Namespaces(plan) => stages::namespaces::apply(&plan),
-            ToInit::Mounts(plan) => stages::mounts::apply(&plan),
-            ToInit::Network(plan) => stages::network::apply(&plan),
+            ToInit::Namespaces(plan) => {
+                stages::namespaces::apply(plan.as_ref().unwrap_or(&cloned.namespaces))
+            }
+            ToInit::Mounts(plan) => stages::mounts::apply(plan.as_ref().unwrap_or(&cloned.mounts)),
+            ToInit::Network(plan) => {
+                stages::network::apply(plan.as_ref().unwrap_or(&cloned.network))
+            }
             ToInit::Security(plan) => {
-                let applied = stages::security::apply(&plan);
+                let applied = stages::security::apply(plan.as_deref().unwrap_or(&cloned.security));
                 security = Some(plan);
                 applied
             }
@@ -71,16 +77,18 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
                 process,
                 time_namespace,
             } => {
-                let security = security.take().ok_or_else(|| OpError {
+                let sent = security.take().ok_or_else(|| OpError {
                     operation: "start the program before the security stage".into(),
                     errno: libc::EPROTO,
                 })?;
+                let security = sent.as_deref().unwrap_or(&cloned.security);
+                let process = process.as_ref().unwrap_or(&cloned.process);
                 // Before the security step, which may forbid it and drops CAP_SYS_ADMIN.
                 if time_namespace {
                     unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
                         .op(|| "enter a new time namespace".into())?;
                 }
-                let listener = stages::security::enter(&security, &process)?;
+                let listener = stages::security::enter(security, process)?;
                 let fds: Vec<_> = listener.iter().map(AsFd::as_fd).collect();
                 if !process.corral_init {
                     // The program replaces init; the close-on-exec socket closing tells the
@@ -88,10 +96,10 @@ fn serve(chan: &Channel, console: Option<OwnedFd>) -> Result<i32, OpError> {
                     if !fds.is_empty() {
                         let _ = chan.send_with_fds(&FromInit::Started, &fds);
                     }
-                    let errno = exec(&process);
-                    return Err(exec_error(&process, errno));
+                    let errno = exec(process);
+                    return Err(exec_error(process, errno));
                 }
-                let child = spawn(&process)?;
+                let child = spawn(process)?;
                 let _ = chan.send_with_fds(&FromInit::Started, &fds);
                 drop(fds);
                 drop(listener);

@@ -248,6 +248,8 @@ pub fn start(
     let mut pid = None;
     let mut made = None;
     let raw = |pid: Option<Pid>| pid.map(Pid::as_raw);
+    // Init has the plan as it was when cloned: it is sent a part only if hooks changed it.
+    let mut cloned_at = 0;
     hooks.fire(HookPoint::PreStart, container, plan, None, &[], None)?;
     for (done, stage) in Stage::ALL.into_iter().enumerate() {
         let before = HookPoint::Before(stage);
@@ -268,7 +270,7 @@ pub fn start(
                     Forked::Child => {
                         drop(ours);
                         if let Some(chan) = &init_end {
-                            init::run(chan, stdio.and_then(|fd| fd.try_clone().ok()));
+                            init::run(chan, stdio.and_then(|fd| fd.try_clone().ok()), plan);
                         }
                         // SAFETY: a forked copy of the monitor must never return into it.
                         unsafe { libc::_exit(1) }
@@ -280,17 +282,24 @@ pub fn start(
                 }
                 // Init's end must close when init execs or dies: no copy stays here.
                 drop(init_end.take());
-                Some(ToInit::Namespaces(plan.namespaces.clone()))
+                cloned_at = hooks.changes();
+                Some(ToInit::Namespaces(None))
             }
-            Stage::Mounts => Some(ToInit::Mounts(plan.mounts.clone())),
+            Stage::Mounts => Some(ToInit::Mounts(
+                (hooks.changes() != cloned_at).then(|| plan.mounts.clone()),
+            )),
             Stage::Network => {
                 let (init, net) = (pid.map_or(0, Pid::as_raw), &plan.network);
                 let record = &mut |a| rollback.push(Some(stage), Undo::Network(Box::new(a)));
                 stages::network::attach(container, net, init, record)
                     .map_err(|e| fail(e.into()))?;
-                Some(ToInit::Network(net.clone()))
+                Some(ToInit::Network(
+                    (hooks.changes() != cloned_at).then(|| net.clone()),
+                ))
             }
-            Stage::Security => Some(ToInit::Security(Box::new(plan.security.clone()))),
+            Stage::Security => Some(ToInit::Security(
+                (hooks.changes() != cloned_at).then(|| Box::new(plan.security.clone())),
+            )),
             Stage::Cgroups => {
                 let early = match made.take() {
                     Some(early) => early,
@@ -328,7 +337,7 @@ pub fn start(
         hooks.fire(point, container, plan, raw(pid), &Stage::ALL, None)?;
     }
     ours.send(&ToInit::Exec {
-        process: plan.process.clone(),
+        process: (hooks.changes() != cloned_at).then(|| plan.process.clone()),
         time_namespace: plan.namespaces.is_new(NamespaceKind::Time),
     })
     .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
