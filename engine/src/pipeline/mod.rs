@@ -259,6 +259,7 @@ pub fn start(
             Stage::Namespaces => {
                 // No thread of ours may be in malloc when init is cloned (see there).
                 crate::hooks::settle_watchdog();
+                crate::proctitle::prepare();
                 let flags = stages::namespaces::clone_flags(&plan.namespaces);
                 let forked = clone::fork_into(flags).map_err(|e| {
                     fail(StageFailure::Monitor(
