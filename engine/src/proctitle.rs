@@ -1,49 +1,115 @@
 //! Renames the current process as `ps` shows it, for the container's init and the monitor.
+//!
+//! The title is written over the command line the process was started with. Where it needs
+//! more room, as the monitor forked from `corral start NAME` does, it runs on over the
+//! environment strings that follow the arguments in memory (the environment moves to the
+//! heap first): the kernel reads a command line whose last byte is no longer a NUL on into
+//! that area, for programs that do this (`setproctitle(3)`). Changing the area's bounds
+//! instead (`PR_SET_MM`) needs CAP_SYS_RESOURCE, which hosts may withhold.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString, c_char};
 use std::fs;
 use std::sync::OnceLock;
 
-/// The argument area, found once: a process forked later has it at the same place, and
-/// reading `/proc/self/stat` took a container's init a tenth of a millisecond.
-static AREA: OnceLock<Option<(usize, usize)>> = OnceLock::new();
+/// Where the arguments and the environment strings lie.
+#[derive(Debug, Clone, Copy)]
+struct Areas {
+    args: (usize, usize),
+    env: (usize, usize),
+}
 
-/// Finds the argument area now, so that processes forked from this one set their title
-/// without looking for it.
+/// The areas, found once: a process forked later has them at the same place, and reading
+/// `/proc/self/stat` took a container's init a tenth of a millisecond.
+static AREAS: OnceLock<Option<Areas>> = OnceLock::new();
+
+/// Whether the environment was moved off its area, which the title may then use.
+static ENVIRONMENT_MOVED: OnceLock<bool> = OnceLock::new();
+
+unsafe extern "C" {
+    /// The C library's environment, which `getenv` (and so `std::env::var`) reads.
+    static mut environ: *mut *mut c_char;
+}
+
+/// Finds the areas now, so that processes forked from this one set their title without
+/// looking for them.
 pub fn prepare() {
-    AREA.get_or_init(argument_area);
+    AREAS.get_or_init(areas);
 }
 
 /// Sets the process title: the command line in `/proc/self/cmdline` (overwritten in place,
-/// truncated to the space the original arguments took) and the name in `/proc/self/comm`.
+/// and truncated to the room there is) and the name in `/proc/self/comm`. The process must
+/// have a single thread when the title needs the environment's room.
 pub fn set(title: &str) {
     if let Ok(name) = CString::new(title.chars().take(15).collect::<String>()) {
         let _ = nix::sys::prctl::set_name(&name);
     }
-    let Some((start, end)) = *AREA.get_or_init(argument_area) else {
+    let Some(areas) = *AREAS.get_or_init(areas) else {
         return;
     };
+    let (start, mut end) = areas.args;
+    if title.len() >= end.saturating_sub(start)
+        && areas.env.0 == end
+        && *ENVIRONMENT_MOVED.get_or_init(move_environment)
+    {
+        end = areas.env.1;
+    }
     let Some(len) = end.checked_sub(start).filter(|len| *len > 1) else {
         return;
     };
     let bytes = title.as_bytes();
     let n = bytes.len().min(len - 1);
     let area = start as *mut u8;
-    // SAFETY: [start, end) is this process's argument area, as the kernel reports it: mapped
+    // SAFETY: [start, end) is this process's argument area (and, once the environment is
+    // moved off it, the environment area right after it), as the kernel reports it: mapped
     // and writable. Only its bytes change; nothing keeps references into it across this call
-    // (std reads argv lazily, and the callers no longer look at their arguments). `n < len`.
+    // (std reads argv lazily, the callers no longer look at their arguments, and `environ`
+    // no longer points there). `n < len`.
     unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), area, n) };
     // SAFETY: as above; the rest of the area, from `n` to `len`, is zeroed.
     unsafe { std::ptr::write_bytes(area.wrapping_add(n), 0, len - n) };
 }
 
-/// `arg_start` and `arg_end` from `/proc/self/stat` (fields 48 and 49).
-fn argument_area() -> Option<(usize, usize)> {
+/// Copies the environment strings to the heap and points `environ` at the copies, so that
+/// their area can hold the title. The copies live as long as the process. Returns whether
+/// the environment was moved.
+fn move_environment() -> bool {
+    // The process has a single thread (see `set`): nothing reads or changes the environment
+    // meanwhile.
+    // SAFETY: reading the C library's global; `environ` is a NULL-terminated array of C
+    // strings, or NULL.
+    let mut entry = unsafe { environ };
+    let mut copies: Vec<*mut c_char> = Vec::new();
+    while !entry.is_null() {
+        // SAFETY: `entry` points into that array, which ends with NULL, not yet read.
+        let string = unsafe { *entry };
+        if string.is_null() {
+            break;
+        }
+        // SAFETY: a non-NULL entry is a NUL-terminated string.
+        let string = unsafe { CStr::from_ptr(string) };
+        copies.push(CString::from(string).into_raw());
+        // SAFETY: the array goes on at least to its NULL, not yet reached.
+        entry = unsafe { entry.add(1) };
+    }
+    copies.push(std::ptr::null_mut());
+    // SAFETY: the new array is NULL-terminated, of strings that live as long as the process.
+    unsafe { environ = copies.leak().as_mut_ptr() };
+    true
+}
+
+/// `arg_start`, `arg_end`, `env_start` and `env_end` from `/proc/self/stat` (fields 48 to 51).
+fn areas() -> Option<Areas> {
     let stat = fs::read_to_string("/proc/self/stat").ok()?;
     // The command name may hold spaces: fields are counted after its closing parenthesis,
     // where field 3 begins.
-    let mut fields = stat.get(stat.rfind(')')? + 2..)?.split(' ').skip(45);
-    let start = fields.next()?.parse().ok()?;
-    let end = fields.next()?.parse().ok()?;
-    Some((start, end))
+    let mut fields = stat
+        .get(stat.rfind(')')? + 2..)?
+        .split(' ')
+        .skip(45)
+        .map(|f| f.parse::<usize>().ok());
+    let mut next = || fields.next().flatten();
+    Some(Areas {
+        args: (next()?, next()?),
+        env: (next()?, next()?),
+    })
 }

@@ -101,7 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         } => {
             let container = corral.container(name.get()?)?;
             drop(stdout);
-            lifecycle::start(&corral, &cli.global, &container, foreground)?;
+            lifecycle::start(&container, foreground)?;
         }
         Command::Stop {
             name,
@@ -161,15 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             kill,
             list,
         } => {
-            lifecycle::autostart(
-                &corral,
-                &cli.global,
-                &mut stdout,
-                &groups,
-                shutdown,
-                kill,
-                list,
-            )?;
+            lifecycle::autostart(&corral, &mut stdout, &groups, shutdown, kill, list)?;
         }
         Command::Cgroup { name, args } => {
             let (name, rest) = match name {

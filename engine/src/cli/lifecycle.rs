@@ -8,20 +8,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use corral::container::{Container, Corral};
-use corral::control::{self, MonitorCommand, STATUS_FD_VAR};
+use corral::control::{self, STATUS_FD_VAR};
 use corral::monitor::{self, ClientError, Event, Mode, Request, State, StopMode};
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 
-use super::GlobalArgs;
-
 /// Starts a system container: in the foreground, or under a daemon monitor whose outcome
 /// (RUNNING, or why not) comes back through a pipe.
-pub fn start(
-    corral: &Corral,
-    global: &GlobalArgs,
-    container: &Container<'_>,
-    foreground: bool,
-) -> anyhow::Result<()> {
+pub fn start(container: &Container<'_>, foreground: bool) -> anyhow::Result<()> {
     if foreground {
         if !container.exists() {
             bail!("container {} does not exist", container.name());
@@ -29,13 +22,8 @@ pub fn start(
         monitor::run(container, Mode::Start { foreground: true }, None)?;
         return Ok(());
     }
-    let monitor = MonitorCommand {
-        program: std::env::current_exe().context("cannot find the corral binary")?,
-        config: global.config.clone(),
-        log_level: global.log_level.clone(),
-        log_file: global.log_file.clone(),
-    };
-    control::start_daemon(corral, container, &monitor)?;
+    // SAFETY: the CLI runs on one thread.
+    unsafe { control::start_daemon_forked(container) }?;
     Ok(())
 }
 
@@ -58,14 +46,7 @@ pub fn monitor_daemon(container: &Container<'_>) -> anyhow::Result<()> {
         }
         nix::unistd::ForkResult::Child => {}
     }
-    let _ = nix::unistd::setsid();
-    let _ = std::env::set_current_dir("/");
-    corral::proctitle::set(&format!("[corral monitor] {}", container.name()));
-    monitor::run(
-        container,
-        Mode::Start { foreground: false },
-        Some(File::from(status)),
-    )?;
+    control::run_monitor_daemon(container, File::from(status))?;
     Ok(())
 }
 
@@ -199,7 +180,6 @@ pub fn watch_states(
 /// each one's delay; stopping goes in reverse.
 pub fn autostart(
     corral: &Corral,
-    global: &GlobalArgs,
     out: &mut impl Write,
     groups: &[String],
     shutdown: bool,
@@ -236,8 +216,7 @@ pub fn autostart(
         let result = if shutdown || kill {
             stop(&container, 60, kill, false).map(|_| ())
         } else if container.state() == State::Stopped {
-            start(corral, global, &container, false)
-                .map(|()| std::thread::sleep(Duration::from_secs(delay)))
+            start(&container, false).map(|()| std::thread::sleep(Duration::from_secs(delay)))
         } else {
             Ok(())
         };
