@@ -103,3 +103,22 @@ impl Drop for Cleanup {
         }
     }
 }
+
+#[test]
+fn a_cgroup_with_cgroups_of_its_own_is_removed_whole() {
+    // What a systemd inside a container leaves: cgroups below the container's.
+    let layout = Layout::detect().expect("a cgroup hierarchy");
+    let path = format!("corral-test-{}-cg/nested", std::process::id());
+    let cgroup = Cgroup::new(&layout, &path);
+    let _cleanup = Cleanup(cgroup.clone());
+    cgroup
+        .create(&layout, &CgroupLimits::default())
+        .expect("create");
+    for dir in &cgroup.dirs {
+        fs::create_dir_all(dir.join("system.slice/inner")).expect("a cgroup below");
+    }
+    cgroup.remove().expect("remove");
+    for dir in &cgroup.dirs {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
