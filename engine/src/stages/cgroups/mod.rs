@@ -385,6 +385,12 @@ fn create_dirs(
     dir: &Path,
     init: &mut dyn FnMut(&Path) -> Result<(), CgroupError>,
 ) -> Result<(), CgroupError> {
+    // Mostly only the container's own directory is missing.
+    match fs::create_dir(dir) {
+        Ok(()) => return init(dir),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(_) => {}
+    }
     // A sibling's teardown may remove a shared parent between our mkdirs: try again.
     for attempt in 0..3 {
         let mut missing = Vec::new();
