@@ -22,30 +22,6 @@ use crate::plugins::{self, Plugin, PluginError};
 
 pub use watchdog::{AbortHandler, AbortRegistration, on_abort, settle as settle_watchdog};
 
-/// Starts loading, on the watchdog's thread, the plugins a start of the container `config`
-/// describes will call, while the caller goes on (setting the monitor up, building the
-/// plan); [`HookSet::load`] then finds them loaded. Does nothing for a container without
-/// plugin or Python hooks. A plugin that fails to load fails again, and is reported, where
-/// it is used. The thread takes the caller's signal mask.
-pub fn preload(config: &ContainerConfig, dirs: &PluginsConfig) {
-    let python = config.hooks.iter().any(|h| h.python.is_some());
-    if !python && !config.hooks.iter().any(|h| h.plugin.is_some()) {
-        return;
-    }
-    let mut names = config.plugins.clone();
-    if python {
-        names.push(PYTHON_PLUGIN.to_owned());
-    }
-    let dirs = plugins::dirs(dirs);
-    watchdog::start_after(Box::new(move || {
-        for name in &names {
-            if let Err(e) = plugins::find(name, &dirs) {
-                tracing::debug!(plugin = %name, error = %crate::error_chain(&e), "cannot preload");
-            }
-        }
-    }));
-}
-
 /// The plugin that runs Python hooks (`plugins/python-hooks`).
 const PYTHON_PLUGIN: &str = "python-hooks";
 

@@ -10,9 +10,6 @@
 //! Arming costs two uncontended lock operations: the watchdog sleeps until the earliest
 //! deadline it knows, and is woken only when a call's deadline comes before that.
 //!
-//! Before it watches, the thread can load the plugins a start will call ([`start_after`]),
-//! while the monitor goes on setting up and planning.
-//!
 //! The monitor clones init with a raw `clone3`, which, unlike `fork()`, does not take
 //! malloc's locks first: a thread in malloc at that moment leaves init a lock no one will
 //! release. The watchdog allocates only while it starts, so it is started early
@@ -56,28 +53,22 @@ fn registered() -> MutexGuard<'static, Option<AbortHandler>> {
 static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
 
 fn watchdog() -> &'static Watchdog {
-    WATCHDOG.get_or_init(|| spawn(Box::new(|| {})))
-}
-
-fn spawn(first: Box<dyn FnOnce() + Send>) -> &'static Watchdog {
-    let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
-        state: Mutex::new(State::default()),
-        wake: Condvar::new(),
-        settled: Condvar::new(),
-    }));
-    let spawned = std::thread::Builder::new()
-        .name("hook watchdog".into())
-        .spawn(move || {
-            // Whatever it does, the thread must come to watch: `settle` waits for that.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(first));
-            watchdog.watch()
-        });
-    if let Err(e) = spawned {
-        // Hooks still run; only an endless one can then not be stopped.
-        tracing::warn!(%e, "cannot start the hook watchdog: hook timeouts are not enforced");
-        watchdog.lock().running = true;
-    }
-    watchdog
+    WATCHDOG.get_or_init(|| {
+        let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            settled: Condvar::new(),
+        }));
+        let spawned = std::thread::Builder::new()
+            .name("hook watchdog".into())
+            .spawn(move || watchdog.watch());
+        if let Err(e) = spawned {
+            // Hooks still run; only an endless one can then not be stopped.
+            tracing::warn!(%e, "cannot start the hook watchdog: hook timeouts are not enforced");
+            watchdog.lock().running = true;
+        }
+        watchdog
+    })
 }
 
 /// Starts the watchdog thread, if it does not run yet: best before the first hook, so that
@@ -86,15 +77,8 @@ pub fn start() {
     watchdog();
 }
 
-/// Starts the watchdog thread, if it does not run yet, having it do `first` before it
-/// watches: work the caller need not wait for (loading plugins). [`settle`] waits for it too.
-pub fn start_after(first: Box<dyn FnOnce() + Send>) {
-    WATCHDOG.get_or_init(|| spawn(first));
-}
-
-/// Waits until the watchdog thread, if started, is past its own start (and the work given
-/// to [`start_after`]), where it may still hold malloc's locks: call this before cloning a
-/// process with `clone3`.
+/// Waits until the watchdog thread, if started, is past its own start, where it may still
+/// hold malloc's locks: call this before cloning a process with `clone3`.
 pub fn settle() {
     if let Some(watchdog) = WATCHDOG.get() {
         let state = watchdog.lock();

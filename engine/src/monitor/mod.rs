@@ -224,9 +224,6 @@ impl<'a> Monitor<'a> {
             .map_err(|e| MonitorError::Setup("cannot block signals".into(), e.into()))?;
         let signals = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(|e| MonitorError::Setup("cannot create a signalfd".into(), e.into()))?;
-        // Once the signals are blocked, which the loading thread inherits: they are the
-        // signalfd's.
-        hooks::preload(&config, &container.corral().global.plugins);
         let socket = runtime::socket_path(runtime_dir);
         let server = Server::bind(&socket).map_err(|e| {
             MonitorError::Setup(format!("cannot listen on {}", socket.display()), e)
@@ -341,6 +338,8 @@ impl<'a> Monitor<'a> {
             Some(config) => config,
             None => self.container.config()?,
         };
+        let hooks = HookSet::load(&config, &self.container.corral().global.plugins)
+            .map_err(PipelineError::Hook)?;
         let (init, args) = match &self.mode {
             Mode::Execute { args } => (InitMode::Corral, args.clone()),
             Mode::Start { .. } => (InitMode::Program, Vec::new()),
@@ -350,10 +349,7 @@ impl<'a> Monitor<'a> {
             .as_ref()
             .map(Terminals::paths)
             .unwrap_or_default();
-        // Planned first: the plugins load meanwhile (see `hooks::preload`).
         let mut plan = pipeline::plan_for(self.container, &config, &paths, init, &args)?;
-        let hooks = HookSet::load(&config, &self.container.corral().global.plugins)
-            .map_err(PipelineError::Hook)?;
         self.halt_signal = halt_signal(&config, &plan);
         let layout = Layout::detect().map_err(|e| PipelineError::Stage {
             stage: corral_hooks::Stage::Cgroups,

@@ -115,8 +115,10 @@ pub fn plan(
     args: &[String],
 ) -> Result<Plan, PlanError> {
     let name = container.name();
+    let plugins = crate::plugins::for_plan(config, &container.corral().global.plugins)?;
     let namespaces = stages::namespaces::plan(config, name)?;
     let mounts = stages::mounts::plan(config, &container.dir(), terminals)?;
+    let network = stages::network::plan(config, name, &container.corral().global.network.bridge)?;
     let cache = container.corral().paths.seccomp_cache();
     let security = stages::security::plan(config, config.init.uid, &cache)?;
     let cgroups = cgroups::plan(config, name, &container.corral().global.cgroup.parent);
@@ -127,10 +129,6 @@ pub fn plan(
             "mounting cgroups needs namespaces.cgroup = \"new\"",
         ));
     }
-    // The plugins are needed from here on (network drivers, policies): the stages above are
-    // planned while they may still be loading (see `hooks::preload`).
-    let plugins = crate::plugins::for_plan(config, &container.corral().global.plugins)?;
-    let network = stages::network::plan(config, name, &container.corral().global.network.bridge)?;
     let command = if args.is_empty() {
         &config.init.cmd
     } else {
