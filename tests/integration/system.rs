@@ -491,6 +491,24 @@ fn a_killed_cli_leaves_nothing_half_done() {
 }
 
 #[test]
+fn the_monitor_keeps_no_descriptor_of_its_caller() {
+    // `corral start` with a pipe on its descriptor 7: the pipe's reader (`cat`) ends as soon as
+    // `start` does, unless the monitor still holds it, until the container stops.
+    let world = World::new();
+    world.busybox("fds", "");
+    let began = Instant::now();
+    let run = world.cmd_shell("{ \"$CORRAL_BIN\" start -n fds 7>&1 >/dev/null; } | timeout 10 cat");
+    let took = began.elapsed();
+    world.corral(&["stop", "-k", "-n", "fds"]).ok();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        took < Duration::from_secs(5),
+        "the pipe stayed open for {took:?}"
+    );
+    world.assert_clean("fds");
+}
+
+#[test]
 fn two_starts_at_once_one_wins() {
     let w = World::new();
     w.busybox("race", "");
