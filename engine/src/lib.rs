@@ -25,6 +25,7 @@ pub mod netinfo;
 pub mod paths;
 pub mod pipeline;
 pub mod plugins;
+pub mod procfs;
 pub mod proctitle;
 pub mod runtime;
 pub mod stages;

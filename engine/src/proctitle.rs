@@ -8,7 +8,6 @@
 //! instead (`PR_SET_MM`) needs CAP_SYS_RESOURCE, which hosts may withhold.
 
 use std::ffi::{CStr, CString, c_char};
-use std::fs;
 use std::sync::OnceLock;
 
 /// Where the arguments and the environment strings lie.
@@ -99,14 +98,8 @@ fn move_environment() -> bool {
 
 /// `arg_start`, `arg_end`, `env_start` and `env_end` from `/proc/self/stat` (fields 48 to 51).
 fn areas() -> Option<Areas> {
-    let stat = fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may hold spaces: fields are counted after its closing parenthesis,
-    // where field 3 begins.
-    let mut fields = stat
-        .get(stat.rfind(')')? + 2..)?
-        .split(' ')
-        .skip(45)
-        .map(|f| f.parse::<usize>().ok());
+    let stat = crate::procfs::stat_fields("self")?;
+    let mut fields = stat.split(' ').skip(45).map(|f| f.parse::<usize>().ok());
     let mut next = || fields.next().flatten();
     Some(Areas {
         args: (next()?, next()?),

@@ -43,10 +43,12 @@ impl RuntimeState {
 }
 
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: count fields after the last ')'.
-    let after = stat.get(stat.rfind(')')? + 2..)?;
-    after.split(' ').nth(19)?.parse().ok()
+    // Field 22, `starttime`.
+    crate::procfs::stat_fields(&pid.to_string())?
+        .split(' ')
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 /// Records init, its cgroup and its plan. Written with a rename so that no reader sees half.
