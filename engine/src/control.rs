@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -132,12 +133,15 @@ pub unsafe fn start_daemon_forked(container: &Container<'_>) -> Result<(), Start
                 // the monitor, reparented, is nobody's child here.
                 let status = match unsafe { fork() } {
                     Ok(ForkResult::Child) => {
-                        let status = detach_stdio().and_then(|()| {
-                            close_all_but(theirs.as_raw_fd());
-                            run_monitor_daemon(container, File::from(theirs))
-                                .map_err(io::Error::other)
-                        });
-                        i32::from(status.is_err())
+                        // Not even a panic may unwind into the caller's code.
+                        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            detach_stdio().and_then(|()| {
+                                close_all_but(theirs.as_raw_fd());
+                                run_monitor_daemon(container, File::from(theirs))
+                                    .map_err(io::Error::other)
+                            })
+                        }));
+                        i32::from(!matches!(ran, Ok(Ok(_))))
                     }
                     // Without a monitor the pipe closes unanswered: the start fails.
                     _ => 0,
