@@ -21,8 +21,8 @@ struct Areas {
 /// `/proc/self/stat` took a container's init a tenth of a millisecond.
 static AREAS: OnceLock<Option<Areas>> = OnceLock::new();
 
-/// Whether the environment was moved off its area, which the title may then use.
-static ENVIRONMENT_MOVED: OnceLock<bool> = OnceLock::new();
+/// Set once the environment was moved off its area, which the title may then use.
+static ENVIRONMENT_MOVED: OnceLock<()> = OnceLock::new();
 
 unsafe extern "C" {
     /// The C library's environment, which `getenv` (and so `std::env::var`) reads.
@@ -46,10 +46,8 @@ pub fn set(title: &str) {
         return;
     };
     let (start, mut end) = areas.args;
-    if title.len() >= end.saturating_sub(start)
-        && areas.env.0 == end
-        && *ENVIRONMENT_MOVED.get_or_init(move_environment)
-    {
+    if title.len() >= end.saturating_sub(start) && areas.env.0 == end {
+        ENVIRONMENT_MOVED.get_or_init(move_environment);
         end = areas.env.1;
     }
     let Some(len) = end.checked_sub(start).filter(|len| *len > 1) else {
@@ -69,9 +67,8 @@ pub fn set(title: &str) {
 }
 
 /// Copies the environment strings to the heap and points `environ` at the copies, so that
-/// their area can hold the title. The copies live as long as the process. Returns whether
-/// the environment was moved.
-fn move_environment() -> bool {
+/// their area can hold the title. The copies live as long as the process.
+fn move_environment() {
     // The process has a single thread (see `set`): nothing reads or changes the environment
     // meanwhile.
     // SAFETY: reading the C library's global; `environ` is a NULL-terminated array of C
@@ -93,7 +90,6 @@ fn move_environment() -> bool {
     copies.push(std::ptr::null_mut());
     // SAFETY: the new array is NULL-terminated, of strings that live as long as the process.
     unsafe { environ = copies.leak().as_mut_ptr() };
-    true
 }
 
 /// `arg_start`, `arg_end`, `env_start` and `env_end` from `/proc/self/stat` (fields 48 to 51).

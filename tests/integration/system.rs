@@ -509,6 +509,21 @@ fn the_monitor_keeps_no_descriptor_of_its_caller() {
 }
 
 #[test]
+fn the_monitor_is_named_even_when_its_command_line_was_short() {
+    // `./c start t` leaves less room than `[corral monitor] t` needs: the title runs on over
+    // the environment's area.
+    let world = World::new();
+    world.busybox("t", "");
+    std::os::unix::fs::symlink(corral_tests::corral_bin(), world.dir().join("c")).unwrap();
+    let run = world.cmd_shell(&format!("cd '{}' && ./c start t", world.dir().display()));
+    let titled = monitors("t").len();
+    world.corral(&["stop", "-k", "-n", "t"]).ok();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(titled, 1, "no process titled `[corral monitor] t`");
+    world.assert_clean("t");
+}
+
+#[test]
 fn two_starts_at_once_one_wins() {
     let w = World::new();
     w.busybox("race", "");
