@@ -116,8 +116,8 @@ pub fn start_daemon(
 }
 
 /// Starts `container` as [`start_daemon`] does, with a fork of this process as its monitor
-/// instead of a fresh program: the monitor is spared a program's start, about 1.5 ms of the
-/// container's.
+/// instead of a fresh program: the monitor is spared a program's start (about 1 ms of the
+/// container's, measured).
 ///
 /// # Safety
 ///
