@@ -136,7 +136,7 @@ pub unsafe fn start_daemon_forked(container: &Container<'_>) -> Result<(), Start
                         // Not even a panic may unwind into the caller's code.
                         let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
                             detach_stdio().and_then(|()| {
-                                close_all_but(theirs.as_raw_fd());
+                                close_inherited();
                                 run_monitor_daemon(container, File::from(theirs))
                                     .map_err(io::Error::other)
                             })
@@ -198,6 +198,27 @@ fn detach_stdio() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Closes the descriptors above stderr this process inherited from its caller: those
+/// without close-on-exec, which every descriptor corral opens has (its log file, the status
+/// pipe), and none that survived the caller's exec of corral does.
+fn close_inherited() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD only reads a descriptor's flags; a closed one gives -1.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            // SAFETY: the descriptor is the caller's, and nothing here uses it.
+            unsafe { libc::close(fd) };
+        }
+    }
 }
 
 /// Closes every descriptor above stderr but `keep`.

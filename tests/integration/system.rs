@@ -524,6 +524,32 @@ fn the_monitor_is_named_even_when_its_command_line_was_short() {
 }
 
 #[test]
+fn the_monitor_logs_to_the_log_file_of_its_start() {
+    let world = World::new();
+    world.busybox("lg", "");
+    let log = world.dir().join("start.log");
+    let log_arg = log.display().to_string();
+    world
+        .corral(&[
+            "--log-file",
+            &log_arg,
+            "--log-level",
+            "debug",
+            "start",
+            "-n",
+            "lg",
+        ])
+        .ok();
+    world.corral(&["stop", "-k", "-n", "lg"]).ok();
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("state=\"RUNNING\"") && text.contains("state=\"STOPPED\""),
+        "the monitor's states are not in the log:\n{text}"
+    );
+    world.assert_clean("lg");
+}
+
+#[test]
 fn two_starts_at_once_one_wins() {
     let w = World::new();
     w.busybox("race", "");
