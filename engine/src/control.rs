@@ -102,7 +102,7 @@ pub fn start_daemon(
             if unsafe { libc::fcntl(theirs_fd, libc::F_SETFD, 0) } < 0 {
                 return Err(io::Error::last_os_error());
             }
-            close_all_but(theirs_fd);
+            crate::pipeline::close_other_fds(theirs_fd);
             Ok(())
         };
         // SAFETY: the closure runs between fork and exec and only calls fcntl and
@@ -219,15 +219,6 @@ fn close_inherited() {
             unsafe { libc::close(fd) };
         }
     }
-}
-
-/// Closes every descriptor above stderr but `keep`.
-fn close_all_but(keep: RawFd) {
-    let keep = keep.cast_unsigned();
-    // SAFETY: close_range only closes descriptors: those around `keep`.
-    unsafe { libc::close_range(3, keep.saturating_sub(1), 0) };
-    // SAFETY: as above.
-    unsafe { libc::close_range(keep.saturating_add(1), u32::MAX, 0) };
 }
 
 /// Asks the monitor to stop (or reboot) the container. For a halt or a kill, waits until
