@@ -14,7 +14,6 @@ use crate::runtime;
 use crate::stages::cgroups::{self, Cgroup, CgroupError, Layout};
 
 /// The parts of a plan the cgroup is made from.
-#[derive(PartialEq)]
 struct Target {
     path: String,
     limits: CgroupLimits,
@@ -28,6 +27,13 @@ impl Target {
             limits: plan.cgroups.limits.clone(),
             devices: plan.security.devices.clone(),
         }
+    }
+
+    /// Whether `plan` still says what the cgroup was made for.
+    fn is_of(&self, plan: &Plan) -> bool {
+        self.path == plan.cgroups.path
+            && self.limits == plan.cgroups.limits
+            && self.devices == plan.security.devices
     }
 }
 
@@ -86,7 +92,7 @@ impl EarlyCgroup {
         plan: &Plan,
         hook_changes: u32,
     ) -> Result<Vec<File>, PipelineError> {
-        if self.target == Target::of(plan) {
+        if self.target.is_of(plan) {
             if hook_changes != self.hook_changes && self.join.is_ok() {
                 // The plan as the hooks left it, for later commands.
                 runtime::save(site.runtime_dir, raw(pid), &self.cgroup, plan);
