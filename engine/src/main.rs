@@ -8,7 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    if let Err(e) = cli::init_logging(&args.global) {
+    if let Err(e) = cli::logging::init(&args.global) {
         eprintln!("corral: error: {e:#}");
         return ExitCode::from(1);
     }

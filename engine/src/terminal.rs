@@ -124,6 +124,15 @@ pub enum RelayEnd {
 /// Ctrl+a, the start of the escape sequence.
 const ESCAPE: u8 = 0x01;
 
+/// This process's standard input, as `io::stdin().as_fd()` gives it but without the 8 KiB
+/// read buffer that `io::stdin()` allocates and keeps: a monitor lives as long as its
+/// container and never reads through it.
+pub fn stdin() -> BorrowedFd<'static> {
+    // SAFETY: descriptor 0 is standard input for the whole life of the process, as std's
+    // own `Stdin::as_fd` assumes.
+    unsafe { BorrowedFd::borrow_raw(libc::STDIN_FILENO) }
+}
+
 /// Relays bytes between this process's terminal (stdin, stdout) and `remote` until `remote`
 /// closes, `done` (a pidfd, say) becomes readable, or, when `escape` is set, the user types
 /// Ctrl+a q. `early` is output already read from `remote`.

@@ -4,11 +4,11 @@ mod commands;
 mod console;
 mod info;
 mod lifecycle;
+pub mod logging;
 mod ls;
 mod net;
 mod plugins;
 
-use std::fs::OpenOptions;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -53,7 +53,7 @@ pub struct GlobalArgs {
         default_value = DEFAULT_CONFIG
     )]
     pub config: PathBuf,
-    /// Log level: error, warn, info, debug or trace (or a tracing filter)
+    /// Log level: off, error, warn, info, debug or trace; per module too: info,corral::net=debug
     #[arg(
         long,
         global = true,
@@ -341,30 +341,6 @@ pub enum PlanFormat {
     Json,
     /// TOML
     Toml,
-}
-
-/// Sets up tracing from `--log-level` and `--log-file`.
-pub fn init_logging(args: &GlobalArgs) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .with_context(|| format!("bad --log-level `{}`", args.log_level))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match &args.log_file {
-        Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open log file {}", path.display()))?;
-            builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .init();
-        }
-        None => builder.with_writer(std::io::stderr).init(),
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -194,9 +194,9 @@ impl<'a> Monitor<'a> {
         runtime_dir: &Path,
     ) -> Result<Monitor<'a>, MonitorError> {
         let config = container.config()?;
-        let stdin = io::stdin();
+        let stdin = terminal::stdin();
         let terminals = match &mode {
-            Mode::Execute { .. } if isatty(stdin.as_fd()).unwrap_or(false) => {
+            Mode::Execute { .. } if isatty(stdin).unwrap_or(false) => {
                 Some(Terminals::open(0, None))
             }
             Mode::Execute { .. } => None,
@@ -213,7 +213,7 @@ impl<'a> Monitor<'a> {
             MonitorError::Setup("cannot open the container's terminals".into(), e.into())
         })?;
         if let (Some(t), Mode::Execute { .. }) = (&terminals, &mode) {
-            t.resize(0, stdin.as_fd());
+            t.resize(0, stdin);
         }
         let mut set = SigSet::empty();
         for signal in SIGNALS {
@@ -250,19 +250,26 @@ impl<'a> Monitor<'a> {
             self.set_state(State::Starting);
             let rollback = Rollback::default();
             let abort = self.abort_on_hook_timeout(&rollback, status);
-            let (started, hooks, mut plan) = match self.boot(&rollback) {
+            let (started, hooks, plan) = match self.boot(&rollback) {
                 Ok(booted) => booted,
                 Err(e) => break Err(e),
             };
+            // Only stop hooks still need the plan; without them it is given back now, with
+            // the rest of what the start took.
+            let end_points = [
+                corral_hooks::HookPoint::Stop,
+                corral_hooks::HookPoint::PostStop,
+            ];
+            let mut plan = end_points
+                .into_iter()
+                .any(|point| hooks.fires(point))
+                .then_some(plan);
             let Started { pid, mut notify } = started;
             self.set_state(State::Running);
             status.send("RUNNING");
             // `corral start` returns once the pipe closes: the handler keeps no copy of it.
             drop(abort);
             let _abort = self.abort_on_hook_timeout(&rollback, status);
-            if matches!(self.mode, Mode::Start { foreground: false }) {
-                trim::trim_memory();
-            }
             let ended = self.watch(pid, &rollback, &mut notify);
             if self.state != State::Stopping {
                 self.set_state(State::Stopping);
@@ -274,11 +281,13 @@ impl<'a> Monitor<'a> {
             let rebooting =
                 self.reboot || ended == WaitStatus::Signaled(pid, Signal::SIGHUP, false);
             let target = Some(if rebooting { "reboot" } else { "stop" });
-            let end_hook = |point, plan: &mut Plan| {
+            let end_hook = |point, plan: &mut Option<Plan>| {
                 let all = &corral_hooks::Stage::ALL;
                 let pid = Some(pid.as_raw());
                 // As in LXC, a failing stop hook is reported and changes nothing.
-                if let Err(e) = hooks.fire(point, self.container, plan, pid, all, target) {
+                if let Some(plan) = plan
+                    && let Err(e) = hooks.fire(point, self.container, plan, pid, all, target)
+                {
                     tracing::error!(error = %crate::error_chain(&e), "hook failed");
                 }
             };
@@ -385,19 +394,23 @@ impl<'a> Monitor<'a> {
     /// `notify` holds the seccomp listeners to answer; each is dropped once nothing is left
     /// under its filter.
     fn watch(&mut self, pid: Pid, rollback: &Rollback, notify: &mut Vec<OwnedFd>) -> WaitStatus {
-        let stdin = io::stdin();
+        let stdin = terminal::stdin();
         let relay = match self.mode {
             Mode::Execute { .. } | Mode::Start { foreground: true } => self.terminals.is_some(),
             Mode::Start { foreground: false } => false,
         };
-        let _raw = relay.then(|| RawMode::enter(stdin.as_fd()).ok()).flatten();
+        let _raw = relay.then(|| RawMode::enter(stdin).ok()).flatten();
         let mut stdin_open = relay;
+        // A daemon's memory counts once per running container; one in the foreground is
+        // there for a while only.
+        let mut trim =
+            matches!(self.mode, Mode::Start { foreground: false }).then(trim::IdleTrim::start);
         loop {
             if let Some(ended) = reaped(pid) {
                 self.drain_terminals(relay);
                 return ended;
             }
-            let timeout = self.poll_timeout();
+            let timeout = self.poll_timeout(trim.as_ref().and_then(trim::IdleTrim::wait));
             let mut incoming = Vec::new();
             let (ready, n_server, n_terms) = {
                 let server = self
@@ -420,13 +433,16 @@ impl<'a> Monitor<'a> {
                     }
                 }
                 if stdin_open {
-                    fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                    fds.push(PollFd::new(stdin, PollFlags::POLLIN));
                 }
                 for listener in notify.iter() {
                     fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
                 }
-                if poll(&mut fds, timeout).is_err() {
+                let Ok(events) = poll(&mut fds, timeout) else {
                     continue;
+                };
+                if let Some(trim) = &mut trim {
+                    trim.waited(events > 0);
                 }
                 let ready: Vec<PollFlags> = fds
                     .iter()
@@ -458,7 +474,7 @@ impl<'a> Monitor<'a> {
             }
             let first_notify = 1 + n_server + n_terms + usize::from(stdin_open);
             if stdin_open && ready.get(first_notify - 1).is_some_and(|r| !r.is_empty()) {
-                stdin_open = self.forward_stdin(stdin.as_fd());
+                stdin_open = self.forward_stdin(stdin);
             }
             let notify_ready: Vec<PollFlags> =
                 ready.get(first_notify..).unwrap_or_default().to_vec();
@@ -502,13 +518,20 @@ impl<'a> Monitor<'a> {
         }
     }
 
-    fn poll_timeout(&self) -> PollTimeout {
-        match self.stopping {
+    /// How long to wait for work: until a pending stop's kill, or `trim`, whichever is
+    /// sooner; without either, for ever.
+    fn poll_timeout(&self, trim: Option<Duration>) -> PollTimeout {
+        let kill = match self.stopping {
             Some(Stopping { kill_at: Some(at) }) => {
-                let left = at.saturating_duration_since(Instant::now()).as_millis();
-                PollTimeout::try_from(left.min(60_000) as i32).unwrap_or(PollTimeout::ZERO)
+                Some(at.saturating_duration_since(Instant::now()))
             }
-            _ => PollTimeout::NONE,
+            _ => None,
+        };
+        match kill.into_iter().chain(trim).min() {
+            // Rounded up: a wait that ends early only comes back to wait again.
+            Some(left) => PollTimeout::try_from(left.as_micros().div_ceil(1000).min(60_000) as i32)
+                .unwrap_or(PollTimeout::ZERO),
+            None => PollTimeout::NONE,
         }
     }
 
@@ -521,7 +544,7 @@ impl<'a> Monitor<'a> {
                 (Signal::SIGCHLD, _) => {}
                 (Signal::SIGWINCH, _) => {
                     if let Some(t) = &self.terminals {
-                        t.resize(0, io::stdin().as_fd());
+                        t.resize(0, terminal::stdin());
                     }
                 }
                 // An application container hears the signals its monitor gets.

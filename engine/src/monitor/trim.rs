@@ -1,8 +1,45 @@
 //! Giving back, once the container runs, the memory its start took and the watch does not
-//! need. A monitor lives as long as its container: what it holds counts once per container.
+//! need, and again whenever the monitor goes quiet after work (a console's burst of output,
+//! clients served). A monitor lives as long as its container: what it holds counts once per
+//! container.
 
 use std::fs;
 use std::ops::Range;
+use std::time::{Duration, Instant};
+
+/// Trims once the monitor has been quiet for [`IdleTrim::QUIET`] after work.
+#[derive(Debug)]
+pub struct IdleTrim {
+    due: Option<Instant>,
+}
+
+impl IdleTrim {
+    /// How long the monitor must have been idle.
+    const QUIET: Duration = Duration::from_secs(1);
+
+    /// Trims now, once the container runs.
+    pub fn start() -> IdleTrim {
+        trim_memory();
+        IdleTrim { due: None }
+    }
+
+    /// How long the monitor may wait for work before the trim is due, if one is.
+    pub fn wait(&self) -> Option<Duration> {
+        self.due
+            .map(|due| due.saturating_duration_since(Instant::now()))
+    }
+
+    /// Records a wait that ended: with work done, the trim is due once quiet again;
+    /// without, it is done if due.
+    pub fn waited(&mut self, worked: bool) {
+        if worked {
+            self.due = Some(Instant::now() + Self::QUIET);
+        } else if self.due.is_some_and(|due| due <= Instant::now()) {
+            self.due = None;
+            trim_memory();
+        }
+    }
+}
 
 /// Returns the freed heap, the resident pages of read-only file mappings (code and
 /// constants, which fault back in from the page cache when touched) and the stack pages
@@ -11,7 +48,7 @@ use std::ops::Range;
 /// Never inlined: its frame must be its own, below every caller's, so that what lies below
 /// it belongs to no live frame.
 #[inline(never)]
-pub fn trim_memory() {
+fn trim_memory() {
     let here = 0u8;
     let below = std::ptr::addr_of!(here).addr();
     let ranges = fs::read_to_string("/proc/self/smaps")
@@ -37,9 +74,9 @@ pub fn trim_memory() {
 
 const PAGE: usize = 4096;
 
-/// Stack kept below the current frame: more than the frames and red zone the calls made
-/// from here (madvise, malloc_trim) can use.
-const MARGIN: usize = 16 * 1024;
+/// Stack kept below the current frame: more than the frame and red zone of the madvise
+/// call, live while the stack below is dropped.
+const MARGIN: usize = 4 * 1024;
 
 /// The address ranges, in `/proc/self/smaps`, that hold nothing to keep: file mappings
 /// that are not writable and have no anonymous page (code and constants, never relocated
@@ -101,11 +138,28 @@ Anonymous:           132 kB
 ";
 
     #[test]
+    fn a_trim_is_due_once_quiet_after_work() {
+        let mut trim = IdleTrim::start();
+        assert_eq!(trim.wait(), None, "nothing to give back before any work");
+        trim.waited(true);
+        let wait = trim.wait().expect("a trim is due after work");
+        assert!(wait <= IdleTrim::QUIET);
+        trim.waited(false);
+        assert!(
+            trim.wait().is_some(),
+            "trimmed before the quiet time was over"
+        );
+        trim.due = Some(Instant::now());
+        trim.waited(false);
+        assert_eq!(trim.wait(), None, "not trimmed once quiet");
+    }
+
+    #[test]
     fn only_code_constants_and_dead_stack_are_dropped() {
         let sp = 0x7ffd_0001_8123;
         assert_eq!(
             droppable(SMAPS, sp),
-            [0x0040_0000..0x0050_0000, 0x7ffd_0000_0000..0x7ffd_0001_4000]
+            [0x0040_0000..0x0050_0000, 0x7ffd_0000_0000..0x7ffd_0001_7000]
         );
     }
 }
