@@ -11,10 +11,6 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct IdleTrim {
     due: Option<Instant>,
-    /// The main stack's lowest address, found by the first trim: later ones need no
-    /// `/proc/self/smaps` (what they give back is the heap and the stack; code read again
-    /// since is shared page cache).
-    stack_start: Option<usize>,
 }
 
 impl IdleTrim {
@@ -23,10 +19,8 @@ impl IdleTrim {
 
     /// Trims now, once the container runs.
     pub fn start() -> IdleTrim {
-        IdleTrim {
-            due: None,
-            stack_start: trim_memory(None),
-        }
+        trim_memory();
+        IdleTrim { due: None }
     }
 
     /// How long the monitor may wait for work before the trim is due, if one is.
@@ -42,33 +36,24 @@ impl IdleTrim {
             self.due = Some(Instant::now() + Self::QUIET);
         } else if self.due.is_some_and(|due| due <= Instant::now()) {
             self.due = None;
-            self.stack_start = trim_memory(self.stack_start);
+            trim_memory();
         }
     }
 }
 
-/// Returns the freed heap and the stack pages well below the current frame (zero-filled
-/// again if ever reached); without the main stack's start, also the resident pages of
-/// read-only file mappings (code and constants, which fault back in from the page cache
-/// when touched), finding the stack's start in `/proc/self/smaps` as well. Returns the
-/// stack's start.
+/// Returns the freed heap, the resident pages of read-only file mappings (code and
+/// constants, which fault back in from the page cache when touched) and the stack pages
+/// well below the current frame (zero-filled again if ever reached).
 ///
 /// Never inlined: its frame must be its own, below every caller's, so that what lies below
 /// it belongs to no live frame.
 #[inline(never)]
-fn trim_memory(stack_start: Option<usize>) -> Option<usize> {
+fn trim_memory() {
     let here = 0u8;
-    let sp = std::ptr::addr_of!(here).addr();
-    let (mut ranges, stack_start) = match stack_start {
-        Some(start) => (Vec::new(), Some(start)),
-        None => {
-            let found = fs::read_to_string("/proc/self/smaps")
-                .map(|smaps| scan(&smaps, sp))
-                .unwrap_or_default();
-            (found.read_only_files, found.stack_start)
-        }
-    };
-    ranges.extend(stack_start.and_then(|start| unused_stack(start, sp)));
+    let below = std::ptr::addr_of!(here).addr();
+    let ranges = fs::read_to_string("/proc/self/smaps")
+        .map(|smaps| droppable(&smaps, below))
+        .unwrap_or_default();
     for range in ranges {
         // SAFETY: each range is either a private, read-only file mapping of this process
         // without a page of its own (as smaps says), whose pages the next access maps again,
@@ -85,7 +70,6 @@ fn trim_memory(stack_start: Option<usize>) -> Option<usize> {
     // Last, once the list above is freed too.
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
-    stack_start
 }
 
 const PAGE: usize = 4096;
@@ -94,25 +78,18 @@ const PAGE: usize = 4096;
 /// call, live while the stack below is dropped.
 const MARGIN: usize = 4 * 1024;
 
-/// What `/proc/self/smaps` says there is to give back.
-#[derive(Debug, Default)]
-struct Found {
-    /// File mappings that are not writable and have no anonymous page: code and constants,
-    /// never relocated data.
-    read_only_files: Vec<Range<usize>>,
-    /// The start of the main stack, the mapping that holds `sp`.
-    stack_start: Option<usize>,
-}
-
-fn scan(smaps: &str, sp: usize) -> Found {
-    let mut found = Found::default();
+/// The address ranges, in `/proc/self/smaps`, that hold nothing to keep: file mappings
+/// that are not writable and have no anonymous page (code and constants, never relocated
+/// data), and the part of the main stack more than [`MARGIN`] below `sp`.
+fn droppable(smaps: &str, sp: usize) -> Vec<Range<usize>> {
+    let mut found = Vec::new();
     let mut read_only_file: Option<Range<usize>> = None;
     for line in smaps.lines() {
         if let Some(anon) = line.strip_prefix("Anonymous:") {
             if let Some(range) = read_only_file.take()
                 && anon.trim() == "0 kB"
             {
-                found.read_only_files.push(range);
+                found.push(range);
             }
             continue;
         }
@@ -132,17 +109,12 @@ fn scan(smaps: &str, sp: usize) -> Found {
         let path = fields.nth(3).unwrap_or("");
         read_only_file = (path.starts_with('/') && !perms.contains('w') && perms.ends_with('p'))
             .then_some(start..end);
-        if path == "[stack]" && (start..end).contains(&sp) {
-            found.stack_start = Some(start);
+        let unused_stack_end = (sp & !(PAGE - 1)).saturating_sub(MARGIN);
+        if path == "[stack]" && (start..end).contains(&sp) && unused_stack_end > start {
+            found.push(start..unused_stack_end);
         }
     }
     found
-}
-
-/// The part of the main stack more than [`MARGIN`] below `sp`.
-fn unused_stack(stack_start: usize, sp: usize) -> Option<Range<usize>> {
-    let end = (sp & !(PAGE - 1)).saturating_sub(MARGIN);
-    (end > stack_start).then_some(stack_start..end)
 }
 
 #[cfg(test)]
@@ -185,14 +157,9 @@ Anonymous:           132 kB
     #[test]
     fn only_code_constants_and_dead_stack_are_dropped() {
         let sp = 0x7ffd_0001_8123;
-        let found = scan(SMAPS, sp);
-        assert_eq!(found.read_only_files.len(), 1, "{found:?}");
-        assert_eq!(found.read_only_files[0], 0x0040_0000..0x0050_0000);
-        assert_eq!(found.stack_start, Some(0x7ffd_0000_0000));
         assert_eq!(
-            unused_stack(0x7ffd_0000_0000, sp),
-            Some(0x7ffd_0000_0000..0x7ffd_0001_7000)
+            droppable(SMAPS, sp),
+            [0x0040_0000..0x0050_0000, 0x7ffd_0000_0000..0x7ffd_0001_7000]
         );
-        assert_eq!(unused_stack(0x7ffd_0001_7000, sp), None);
     }
 }
