@@ -7,20 +7,29 @@ use std::fs;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-/// Trims once the monitor has been quiet for [`IdleTrim::QUIET`] after work.
+/// Trims once the monitor has been quiet for [`IdleTrim::QUIET`] after work, and then
+/// again no sooner than [`IdleTrim::GAP`] later: a trim reads `/proc/self/smaps` (about
+/// 0.1 ms), and a monitor may be asked something every second (`watch corral ls -f`).
 #[derive(Debug)]
 pub struct IdleTrim {
     due: Option<Instant>,
+    /// When the last trim after work was.
+    last: Option<Instant>,
 }
 
 impl IdleTrim {
     /// How long the monitor must have been idle.
     const QUIET: Duration = Duration::from_secs(1);
+    /// The least time between two trims after work.
+    const GAP: Duration = Duration::from_secs(10);
 
     /// Trims now, once the container runs.
     pub fn start() -> IdleTrim {
         trim_memory();
-        IdleTrim { due: None }
+        IdleTrim {
+            due: None,
+            last: None,
+        }
     }
 
     /// How long the monitor may wait for work before the trim is due, if one is.
@@ -32,10 +41,13 @@ impl IdleTrim {
     /// Records a wait that ended: with work done, the trim is due once quiet again;
     /// without, it is done if due.
     pub fn waited(&mut self, worked: bool) {
+        let now = Instant::now();
         if worked {
-            self.due = Some(Instant::now() + Self::QUIET);
-        } else if self.due.is_some_and(|due| due <= Instant::now()) {
+            let quiet = now + Self::QUIET;
+            self.due = Some(self.last.map_or(quiet, |last| quiet.max(last + Self::GAP)));
+        } else if self.due.is_some_and(|due| due <= now) {
             self.due = None;
+            self.last = Some(now);
             trim_memory();
         }
     }
@@ -152,6 +164,12 @@ Anonymous:           132 kB
         trim.due = Some(Instant::now());
         trim.waited(false);
         assert_eq!(trim.wait(), None, "not trimmed once quiet");
+        trim.waited(true);
+        let wait = trim.wait().expect("a trim is due after more work");
+        assert!(
+            wait > IdleTrim::GAP - IdleTrim::QUIET,
+            "trimmed again {wait:?} after the last trim"
+        );
     }
 
     #[test]
