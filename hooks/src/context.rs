@@ -31,7 +31,8 @@ pub struct HookContext {
     #[serde(default)]
     pub target: Option<String>,
     /// The plan, at the points of a start: before a stage, the plan it will apply; after it,
-    /// the plan as applied.
+    /// the plan as applied. A Rust plugin reads it through `HookCall::plan` (corral's plugin
+    /// SDK), which parses it only then; here it is `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
 }

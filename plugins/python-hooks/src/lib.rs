@@ -16,7 +16,8 @@ use std::mem::MaybeUninit;
 use std::sync::{Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use corral_plugin::hooks::{HookContext, HookOutcome, HookPoint, Plan};
+use corral_plugin::HookCall;
+use corral_plugin::hooks::{HookOutcome, HookPoint, Plan};
 use corral_plugin::{Info, Plugin, export_plugin};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -146,22 +147,23 @@ impl Plugin for PythonHooks {
             .collect()
     }
 
-    fn hook(&self, ctx: &HookContext, args: &[String]) -> Result<HookOutcome, String> {
-        self.hook_within(ctx, args, Duration::from_secs(10))
+    fn hook(&self, call: &HookCall, args: &[String]) -> Result<HookOutcome, String> {
+        self.hook_within(call, args, Duration::from_secs(10))
     }
 
     fn hook_within(
         &self,
-        ctx: &HookContext,
+        call: &HookCall,
         args: &[String],
         timeout: Duration,
     ) -> Result<HookOutcome, String> {
         let path = script(args)?;
-        let mut bare = ctx.clone();
+        let ctx = &call.context;
+        let plan = call.plan()?;
         let source = PlanSource {
-            plan: bare.plan.take(),
+            plan: plan.cloned(),
         };
-        let fields = serde_json::to_value(&bare).map_err(|e| e.to_string())?;
+        let fields = serde_json::to_value(ctx).map_err(|e| e.to_string())?;
         let (error, answer, left) = attach(path, |py| {
             let _armed = WATCHDOG.arm(timeout);
             let fields = convert::to_python(py, &fields)?;
@@ -187,12 +189,12 @@ impl Plugin for PythonHooks {
         let Some(left) = left else {
             return Ok(HookOutcome::Continue);
         };
-        let plan: Plan = serde_json::from_value(left).map_err(|e| format!("ctx.plan: {e}"))?;
-        if ctx.plan.as_ref() == Some(&plan) {
+        let new: Plan = serde_json::from_value(left).map_err(|e| format!("ctx.plan: {e}"))?;
+        if plan == Some(&new) {
             return Ok(HookOutcome::Continue);
         }
         Ok(HookOutcome::Change {
-            plan: Box::new(plan),
+            plan: Box::new(new),
         })
     }
 }

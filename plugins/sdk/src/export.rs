@@ -3,6 +3,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::abi::{Buffer, STATUS_ERROR, STATUS_OK, STATUS_PANIC};
+use crate::call::HookBody;
 use crate::{Plugin, Request};
 
 /// Handles one request for the plugin `get` returns. Used by [`export_plugin!`](crate::export_plugin).
@@ -41,28 +42,30 @@ pub unsafe fn dispatch<P: Plugin>(
     status
 }
 
+/// A request as first read: a hook's body with its plan left as JSON (see [`HookCall`]);
+/// any other request is read again as a [`Request`].
+#[derive(serde::Deserialize)]
+#[serde(tag = "request", content = "body", rename_all = "snake_case")]
+enum Incoming {
+    Hook(Box<HookBody>),
+    #[serde(other)]
+    Other,
+}
+
 fn handle<P: Plugin>(plugin: &P, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    if let Ok(Incoming::Hook(mut body)) = serde_json::from_slice(bytes) {
+        let call = body.call()?;
+        let timeout = std::time::Duration::from_millis(body.timeout_ms);
+        let outcome = plugin.hook_within(&call, &body.args, timeout);
+        body.keep(call);
+        return Ok(json(&outcome?));
+    }
     let request: Request =
         serde_json::from_slice(bytes).map_err(|e| format!("bad request from the engine: {e}"))?;
     match request {
         Request::Describe => Ok(json(&plugin.info())),
         Request::HookPoints { args } => Ok(json(&plugin.hook_points(&args)?)),
-        Request::Hook {
-            mut context,
-            args,
-            timeout_ms,
-            plan_id,
-        } => {
-            if context.plan.is_none() && plan_id != 0 {
-                context.plan = Some(kept_plan::take(plan_id)?);
-            }
-            let timeout = std::time::Duration::from_millis(timeout_ms);
-            let outcome = plugin.hook_within(&context, &args, timeout);
-            if let Some(plan) = context.plan.take().filter(|_| plan_id != 0) {
-                kept_plan::keep(plan_id, plan);
-            }
-            Ok(json(&outcome?))
-        }
+        Request::Hook { .. } => Err("bad hook request from the engine".into()),
         Request::Policy { policy, mut plan } => {
             plugin.policy(&policy, &mut plan)?;
             Ok(json(&plan))
@@ -82,34 +85,53 @@ fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
 }
 
-/// The plan of the last hook call, which the engine does not send again while it is unchanged.
-mod kept_plan {
-    use std::sync::{Mutex, PoisonError};
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::HookOutcome;
+    use crate::{HookCall, Info};
 
-    use crate::hooks::Plan;
+    #[derive(Default)]
+    struct Quiet;
 
-    static KEPT: Mutex<Option<(u64, Plan)>> = Mutex::new(None);
-
-    /// The plan numbered `id`, taken out until [`keep`] puts it back.
-    pub fn take(id: u64) -> Result<Plan, String> {
-        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-        match kept.take() {
-            Some((kept_id, plan)) if kept_id == id => Ok(plan),
-            other => {
-                *kept = other;
-                Err(format!(
-                    "the engine referred to plan {id}, which this plugin does not hold"
-                ))
+    impl Plugin for Quiet {
+        fn info(&self) -> Info {
+            Info {
+                name: "quiet".into(),
+                ..Info::default()
             }
+        }
+
+        fn hook(&self, call: &HookCall, args: &[String]) -> Result<HookOutcome, String> {
+            if args.iter().any(|a| a == "read") {
+                call.plan()?;
+            }
+            Ok(HookOutcome::Continue)
         }
     }
 
-    /// Keeps `plan` as number `id`, unless a newer plan is kept already: the engine numbers
-    /// plans in the order it sends them.
-    pub fn keep(id: u64, plan: Plan) {
-        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.as_ref().is_none_or(|(kept_id, _)| *kept_id < id) {
-            *kept = Some((id, plan));
-        }
+    fn hook(args: &str) -> Vec<u8> {
+        format!(
+            r#"{{"request": "hook", "body": {{"context": {{"point": "start", "container": "c",
+                "config_file": "/c.toml", "rootfs": "/r", "plan": {{"not": "a plan"}}}},
+                "args": [{args}], "timeout_ms": 5}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn hooks_and_other_requests_reach_the_plugin() {
+        let describe = handle(&Quiet, br#"{"request": "describe"}"#).unwrap();
+        let info: Info = serde_json::from_slice(&describe).unwrap();
+        assert_eq!(info.name, "quiet");
+        let template = br#"{"request": "template", "body": {"template": "t", "container": "c",
+            "rootfs": "/r", "args": []}}"#;
+        let error = handle(&Quiet, template).unwrap_err();
+        assert!(error.contains("no template `t`"), "{error}");
+        // A hook that does not read the plan never parses it.
+        let answer = handle(&Quiet, &hook("")).unwrap();
+        assert_eq!(answer, br#"{"action":"continue"}"#);
+        let error = handle(&Quiet, &hook(r#""read""#)).unwrap_err();
+        assert!(error.starts_with("the plan from the engine"), "{error}");
     }
 }

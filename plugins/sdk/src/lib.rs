@@ -5,8 +5,8 @@
 //! library in a plugin directory (`/usr/lib/corral/plugins`, or `CORRAL_PLUGIN_PATH`).
 //!
 //! ```
-//! use corral_plugin::{Info, Plugin, export_plugin};
-//! use corral_plugin::hooks::{HookContext, HookOutcome, HookPoint, Stage};
+//! use corral_plugin::{HookCall, Info, Plugin, export_plugin};
+//! use corral_plugin::hooks::{HookOutcome, HookPoint, Stage};
 //!
 //! #[derive(Default)]
 //! struct Limit;
@@ -15,8 +15,11 @@
 //!     fn info(&self) -> Info {
 //!         Info { name: "limit".into(), version: "1.0".into(), hooks: true, ..Info::default() }
 //!     }
-//!     fn hook(&self, ctx: &HookContext, _: &[String]) -> Result<HookOutcome, String> {
-//!         let (HookPoint::Before(Stage::Cgroups), Some(plan)) = (ctx.point, &ctx.plan) else {
+//!     fn hook(&self, call: &HookCall, _: &[String]) -> Result<HookOutcome, String> {
+//!         if call.context.point != HookPoint::Before(Stage::Cgroups) {
+//!             return Ok(HookOutcome::Continue);
+//!         }
+//!         let Some(plan) = call.plan()? else {
 //!             return Ok(HookOutcome::Continue);
 //!         };
 //!         let mut plan = plan.clone();
@@ -32,16 +35,18 @@
 //! JSON across the boundary, every panic caught before it reaches the engine.
 
 pub mod abi;
+mod call;
 mod export;
 mod protocol;
 
+pub use call::HookCall;
 pub use corral_hooks as hooks;
 pub use protocol::{DriverRequest, Info, Request, TemplateRequest};
 
 #[doc(hidden)]
 pub use export::dispatch;
 
-use corral_hooks::{HookContext, HookOutcome, HookPoint, InterfacePlan, Plan};
+use corral_hooks::{HookOutcome, HookPoint, InterfacePlan, Plan};
 
 /// A plugin. Each method answers one kind of [`Request`]; errors are messages for the user.
 pub trait Plugin: Send + Sync + 'static {
@@ -54,10 +59,15 @@ pub trait Plugin: Send + Sync + 'static {
         Ok(HookPoint::ALL.to_vec())
     }
 
-    /// Runs a hook configured with `[[hooks]] plugin = NAME`; `args` are the entry's.
-    fn hook(&self, ctx: &HookContext, args: &[String]) -> Result<HookOutcome, String> {
+    /// Runs a hook configured with `[[hooks]] plugin = NAME`; `args` are the entry's. The
+    /// plan is read only if the hook asks for it ([`HookCall::plan`]).
+    fn hook(&self, call: &HookCall, args: &[String]) -> Result<HookOutcome, String> {
         let _ = args;
-        Err(format!("{}: no hooks (at {})", self.info().name, ctx.point))
+        Err(format!(
+            "{}: no hooks (at {})",
+            self.info().name,
+            call.context.point
+        ))
     }
 
     /// Runs a hook that has `timeout` to finish: what the engine calls. By default
@@ -66,12 +76,12 @@ pub trait Plugin: Send + Sync + 'static {
     /// undoing the start.
     fn hook_within(
         &self,
-        ctx: &HookContext,
+        call: &HookCall,
         args: &[String],
         timeout: std::time::Duration,
     ) -> Result<HookOutcome, String> {
         let _ = timeout;
-        self.hook(ctx, args)
+        self.hook(call, args)
     }
 
     /// Applies the policy `name` to a whole plan.

@@ -7,8 +7,8 @@
 
 use std::io::Write;
 
-use corral_plugin::hooks::{HookContext, HookOutcome, HookPoint, Stage};
-use corral_plugin::{Info, Plugin, export_plugin};
+use corral_plugin::hooks::{HookOutcome, HookPoint, Stage};
+use corral_plugin::{HookCall, Info, Plugin, export_plugin};
 
 #[derive(Default)]
 struct TestHooks;
@@ -24,7 +24,8 @@ impl Plugin for TestHooks {
         }
     }
 
-    fn hook(&self, ctx: &HookContext, args: &[String]) -> Result<HookOutcome, String> {
+    fn hook(&self, call: &HookCall, args: &[String]) -> Result<HookOutcome, String> {
+        let ctx = &call.context;
         let point = ctx.point.name();
         let mut outcome = HookOutcome::Continue;
         for arg in args {
@@ -36,15 +37,14 @@ impl Plugin for TestHooks {
                         .append(true)
                         .open(value)
                         .map_err(|e| format!("{value}: {e}"))?;
+                    let plan = call.plan()?;
                     writeln!(
                         file,
                         "{point} pid={} applied={} plan={} memory={}",
                         ctx.pid.is_some(),
                         ctx.applied.len(),
-                        if ctx.plan.is_some() { "yes" } else { "no" },
-                        ctx.plan
-                            .as_ref()
-                            .and_then(|p| p.cgroups.limits.memory)
+                        if plan.is_some() { "yes" } else { "no" },
+                        plan.and_then(|p| p.cgroups.limits.memory)
                             .map_or_else(|| "none".to_owned(), |m| m.to_string())
                     )
                     .map_err(|e| e.to_string())?;
@@ -63,7 +63,7 @@ impl Plugin for TestHooks {
                     // Each change builds on the ones before it.
                     let mut plan = match outcome {
                         HookOutcome::Change { plan } => *plan,
-                        _ => ctx.plan.clone().ok_or("no plan")?,
+                        _ => call.plan()?.cloned().ok_or("no plan")?,
                     };
                     if key == "memory" {
                         plan.cgroups.limits.memory = Some(value.parse().map_err(|_| "bad memory")?);
