@@ -106,6 +106,7 @@ import json, statistics, sys
 results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 med = lambda n: statistics.median(results[n]["times"]) * 1e3
 mean = lambda n: statistics.mean(results[n]["times"]) * 1e3
+cpu = lambda n: statistics.median(results[n]["cpu"]) * 1e3
 ok = True
 print(f"\nno hooks: {med('none'):.2f} ms per start (median; mean {mean('none'):.2f} ms)")
 for name, target in (("rust", 1.0), ("python", 30.0)):
@@ -114,5 +115,6 @@ for name, target in (("rust", 1.0), ("python", 30.0)):
     ok &= met
     print(f"{name} hooks at 15 points: +{extra:.2f} ms (medians; means +{mean(name) - mean('none'):.2f} ms)"
           f" (target < {target:g} ms): {'met' if met else 'MISSED'}")
+    print(f"  CPU time of it (user + system, medians): +{cpu(name) - cpu('none'):.2f} ms")
 sys.exit(0 if ok or sys.argv[2] == "0" else 1)
 PY

@@ -37,28 +37,36 @@ bench_remove_cgroups() {
 # Times commands in turns: $1 rounds (after three untimed ones), each command once a round
 # in an order that rotates, so that a busy machine's drift weighs on all alike; for costs
 # well under that drift. The commands are the lines "NAME<TAB>COMMAND WORDS..." of stdin
-# (split on spaces, no shell); writes {"results": [{"command", "times", "failed"}]} to $2.
-# A failed run is counted, not timed.
+# (split on spaces, no shell); writes {"results": [{"command", "times", "cpu", "failed"}]}
+# to $2: "cpu" is each run's user + system time (of the command and everything it waited
+# for), which a busy machine disturbs less than the wall time. A failed run is counted, not
+# timed.
 bench_interleaved() {
 	python3 -c '
-import json, subprocess, sys, time
+import json, resource, subprocess, sys, time
 rounds, out = int(sys.argv[1]), sys.argv[2]
 pairs = [(n, c.split()) for n, c in (l.rstrip("\n").split("\t", 1) for l in sys.stdin if l.strip())]
 times = {n: [] for n, _ in pairs}
+cpu = {n: [] for n, _ in pairs}
 failed = {n: 0 for n, _ in pairs}
+def used():
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
 for r in range(rounds + 3):
     k = r % len(pairs)
     for name, cmd in pairs[k:] + pairs[:k]:
-        t = time.perf_counter()
+        c, t = used(), time.perf_counter()
         rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL).returncode
+        wall, spent = time.perf_counter() - t, used() - c
         if r < 3:
             continue
         if rc == 0:
-            times[name].append(time.perf_counter() - t)
+            times[name].append(wall)
+            cpu[name].append(spent)
         else:
             failed[name] += 1
-json.dump({"results": [{"command": n, "times": times[n], "failed": failed[n]} for n, _ in pairs]},
-          open(out, "w"))
+json.dump({"results": [{"command": n, "times": times[n], "cpu": cpu[n], "failed": failed[n]}
+                       for n, _ in pairs]}, open(out, "w"))
 ' "$1" "$2"
 }
