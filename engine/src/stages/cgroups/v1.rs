@@ -11,11 +11,9 @@ pub(super) fn create(hierarchies: &[Hierarchy], dirs: &[PathBuf]) -> Result<(), 
         let cpuset = h.has("cpuset");
         // A new cpuset cgroup has no CPUs and no memory nodes: it takes its parent's.
         let mut init = |dir: &Path| -> Result<(), CgroupError> {
-            if cpuset && let Some(parent) = dir.parent() {
+            if cpuset {
                 for file in ["cpuset.cpus", "cpuset.mems"] {
-                    let value = std::fs::read_to_string(parent.join(file))
-                        .map_err(|e| CgroupError::Read(parent.join(file), e))?;
-                    write(&dir.join(file), value.trim())?;
+                    inherit(dir, file)?;
                 }
             }
             Ok(())
@@ -23,6 +21,22 @@ pub(super) fn create(hierarchies: &[Hierarchy], dirs: &[PathBuf]) -> Result<(), 
         create_dirs(dir, &mut init)?;
     }
     Ok(())
+}
+
+/// Gives `dir` its parent's value of the cpuset `file`. A parent without one yet gets its
+/// own parent's first: another start that made it may not have given it its value yet.
+fn inherit(dir: &Path, file: &str) -> Result<(), CgroupError> {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    let path = parent.join(file);
+    let read = || std::fs::read_to_string(&path).map_err(|e| CgroupError::Read(path.clone(), e));
+    let mut value = read()?;
+    if value.trim().is_empty() {
+        inherit(parent, file)?;
+        value = read()?;
+    }
+    write(&dir.join(file), value.trim())
 }
 
 /// The directory among `dirs` whose hierarchy has `file`.
@@ -94,6 +108,25 @@ pub(super) fn usage(dirs: &[PathBuf]) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cpuset_parent_not_given_its_value_yet_gets_it_first() {
+        // What a sibling start leaves for an instant: the parent made, its value not
+        // written. Plain files stand in for the cgroup filesystem's.
+        let root = tempfile::tempdir().expect("tempdir");
+        let parent = root.path().join("corral");
+        let child = parent.join("c");
+        std::fs::create_dir_all(&child).unwrap();
+        std::fs::write(root.path().join("cpuset.cpus"), "0-1\n").unwrap();
+        std::fs::write(parent.join("cpuset.cpus"), "\n").unwrap();
+        inherit(&child, "cpuset.cpus").unwrap();
+        for dir in [&parent, &child] {
+            assert_eq!(
+                std::fs::read_to_string(dir.join("cpuset.cpus")).unwrap(),
+                "0-1"
+            );
+        }
+    }
 
     #[test]
     fn weights_map_onto_shares() {
