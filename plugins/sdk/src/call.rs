@@ -37,15 +37,6 @@ impl HookCall {
         });
         parsed.as_ref().map(Some).map_err(Clone::clone)
     }
-
-    /// A call for `context`, its plan taken out of it: for tests of a plugin's hooks.
-    pub fn new(mut context: HookContext) -> HookCall {
-        let plan = context.plan.take().map(|plan| LazyPlan {
-            raw: None,
-            parsed: OnceLock::from(Ok(plan)),
-        });
-        HookCall { context, plan }
-    }
 }
 
 /// A plan as the engine sent it, parsed once read.
