@@ -86,14 +86,10 @@ pub fn attach(container: &Container<'_>, options: &AttachOptions) -> Result<i32,
         .join_files()
         .map_err(|e| io::Error::other(crate::error_chain(&e)))
         .map_err(setup("open the container's cgroup"))?;
-    let stdin = io::stdin();
+    let stdin = terminal::stdin();
     // Descriptors handed over are used as they are, without a pseudo-terminal.
-    let pty = if options.stdio.iter().all(Option::is_none) && isatty(stdin.as_fd()).unwrap_or(false)
-    {
-        Some(
-            Pty::open(Some(stdin.as_fd()))
-                .map_err(|e| setup("open a pseudo-terminal")(e.into()))?,
-        )
+    let pty = if options.stdio.iter().all(Option::is_none) && isatty(stdin).unwrap_or(false) {
+        Some(Pty::open(Some(stdin)).map_err(|e| setup("open a pseudo-terminal")(e.into()))?)
     } else {
         None
     };
@@ -130,7 +126,7 @@ pub fn attach(container: &Container<'_>, options: &AttachOptions) -> Result<i32,
             let status = match &pty {
                 Some(pty) => {
                     let child_fd = pidfd_open(child.as_raw()).ok();
-                    let _raw = RawMode::enter(stdin.as_fd()).ok();
+                    let _raw = RawMode::enter(stdin).ok();
                     terminal::relay(
                         pty.master.as_fd(),
                         child_fd.as_ref().map(AsFd::as_fd),
@@ -243,7 +239,7 @@ fn process_plan(state: &RuntimeState, options: &AttachOptions) -> Result<Process
     } else {
         base.env.clone()
     };
-    if !options.keep_env && isatty(io::stdin().as_fd()).unwrap_or(false) {
+    if !options.keep_env && isatty(terminal::stdin()).unwrap_or(false) {
         env.push(format!(
             "TERM={}",
             std::env::var("TERM").unwrap_or_else(|_| "linux".into())
@@ -264,7 +260,7 @@ fn process_plan(state: &RuntimeState, options: &AttachOptions) -> Result<Process
     Ok(ProcessPlan {
         args,
         env,
-        terminal: isatty(io::stdin().as_fd()).unwrap_or(false),
+        terminal: isatty(terminal::stdin()).unwrap_or(false),
         corral_init: false,
         uid: options.uid.unwrap_or(base.uid),
         gid: options.gid.unwrap_or(base.gid),

@@ -125,8 +125,8 @@ pub enum RelayEnd {
 const ESCAPE: u8 = 0x01;
 
 /// This process's standard input, as `io::stdin().as_fd()` gives it but without the 8 KiB
-/// read buffer that `io::stdin()` allocates and keeps: a monitor lives as long as its
-/// container and never reads through it.
+/// read buffer that `io::stdin()` allocates and keeps (in a monitor, for as long as its
+/// container runs): corral only ever reads its descriptor.
 pub fn stdin() -> BorrowedFd<'static> {
     // SAFETY: descriptor 0 is standard input for the whole life of the process, as std's
     // own `Stdin::as_fd` assumes.
@@ -143,7 +143,7 @@ pub fn relay(
     early: &[u8],
 ) -> RelayEnd {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let stdin = std::io::stdin();
+    let stdin = stdin();
     let stdout = std::io::stdout();
     if !early.is_empty() {
         let _ = write_all(stdout.as_fd(), early);
@@ -156,7 +156,7 @@ pub fn relay(
             fds.push(PollFd::new(done, PollFlags::POLLIN));
         }
         if stdin_open {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            fds.push(PollFd::new(stdin, PollFlags::POLLIN));
         }
         if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
@@ -175,7 +175,7 @@ pub fn relay(
         }
         if stdin_open && ready.last() == Some(&true) {
             let mut buf = [0u8; 4096];
-            match read(stdin.as_fd(), &mut buf) {
+            match read(stdin, &mut buf) {
                 Ok(0) | Err(_) => stdin_open = false,
                 Ok(n) => {
                     let mut out = Vec::with_capacity(n);

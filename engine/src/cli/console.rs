@@ -22,10 +22,10 @@ pub fn run(container: &Container<'_>, tty: u32) -> anyhow::Result<()> {
         "Connected to the {which} of {}; type Ctrl+a q to detach.\r",
         container.name()
     );
-    let stdin = std::io::stdin();
+    let stdin = terminal::stdin();
     let end = {
         // Without a terminal (a script feeding stdin), bytes pass through as they are.
-        let _raw = RawMode::enter(stdin.as_fd()).ok();
+        let _raw = RawMode::enter(stdin).ok();
         terminal::relay(stream.as_fd(), None, true, &early)
     };
     let mut err = std::io::stderr();
