@@ -182,6 +182,7 @@ fn launch(
 /// The monitor daemon's life, in the process that becomes it: a session of its own, `/` as
 /// its directory and its title, then the container's. `status` hears RUNNING or why not.
 pub fn run_monitor_daemon(container: &Container<'_>, status: File) -> Result<i32, MonitorError> {
+    crate::pipeline::netns::make_ahead();
     let _ = nix::unistd::setsid();
     let _ = std::env::set_current_dir("/");
     crate::proctitle::set(&format!("[corral monitor] {}", container.name()));

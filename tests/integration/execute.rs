@@ -60,6 +60,22 @@ fn hostname_root_and_mounts_are_the_containers() {
             "/dev/{dev} missing"
         );
     }
+    // The nodes have their modes whatever the umask, which the program still gets.
+    let modes = w.execute(
+        "web",
+        &[
+            "/bin/sh",
+            "-c",
+            "umask 027; stat -c %a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty",
+        ],
+    );
+    assert_eq!(modes.ok(), "666\n".repeat(6));
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert_eq!(
+        w.execute("web", &["/bin/sh", "-c", "umask"]).ok().trim(),
+        status_field(&status, "Umask:"),
+        "the umask corral execute was given"
+    );
     assert_eq!(
         w.execute(
             "web",
@@ -307,4 +323,47 @@ fn limits_are_written_to_the_cgroup() {
     );
     assert_eq!(w.execute("cg", &["/bin/cat", pids]).ok().trim(), "33");
     w.assert_clean("cg");
+}
+
+#[test]
+fn network_empty_is_a_fresh_namespace_with_loopback_up_and_none_is_the_hosts() {
+    let w = World::new();
+    w.busybox("netempty", "");
+    w.busybox("netempty2", "");
+    w.busybox("nethost", "[network]\ntype = \"none\"\n");
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let script = "readlink /proc/self/ns/net; ip -o link | cut -d' ' -f2,3";
+    // Twice at once as well: each container gets a namespace of its own.
+    let a = w.cmd_shell(&format!(
+        "\"$CORRAL_BIN\" execute -n netempty -- /bin/sh -c \"{script}\" & \
+         \"$CORRAL_BIN\" execute -n netempty2 -- /bin/sh -c \"{script}\"; wait"
+    ));
+    let lines: Vec<&str> = a.ok().lines().collect();
+    let namespaces: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("net:"))
+        .collect();
+    assert_eq!(namespaces.len(), 2, "{lines:?}");
+    assert_ne!(
+        namespaces[0], namespaces[1],
+        "two containers, one namespace: {lines:?}"
+    );
+    for ns in &namespaces {
+        assert_ne!(*ns, host.to_str().unwrap(), "the host's network namespace");
+    }
+    let links: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("net:"))
+        .collect();
+    assert_eq!(links.len(), 2, "only loopback in each: {lines:?}");
+    for link in links {
+        assert!(link.starts_with("lo: <LOOPBACK,UP"), "{link}");
+    }
+    let shared = w.execute("nethost", &["/bin/readlink", "/proc/self/ns/net"]);
+    assert_eq!(shared.ok().trim(), host.to_str().unwrap());
+    for name in ["netempty", "netempty2", "nethost"] {
+        w.assert_clean(name);
+    }
 }

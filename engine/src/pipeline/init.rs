@@ -106,11 +106,9 @@ fn serve(chan: &Channel, console: Option<OwnedFd>, cloned: &Plan) -> Result<i32,
                 return Ok(reap(child));
             }
         };
-        let reply = match result {
-            Ok(()) => FromInit::Done,
-            Err(e) => FromInit::Failed(e),
-        };
-        chan.send(&reply).map_err(|_| OpError {
+        // A failed stage ends init: the monitor may have sent the next stages already.
+        result?;
+        chan.send(&FromInit::Done).map_err(|_| OpError {
             operation: "answer the monitor".into(),
             errno: libc::EPIPE,
         })?;

@@ -3,16 +3,19 @@
 //!
 //! The monitor (see [`crate::monitor`]) clones the container's init into its namespaces and
 //! then, stage by stage, applies the host's part and hands init the stage's plan over the
-//! sync socket; init applies its part and answers. Init runs nothing of the container's
-//! until the exec gate, after the last stage.
+//! sync socket; init applies its part and answers. The monitor waits for the answers only
+//! where a hook must see a stage's result, and at the exec gate: without such hooks, init
+//! works through the stages back to back while the monitor does its own part. Init runs
+//! nothing of the container's until the exec gate, after the last stage.
 
 mod cgroup;
 mod channel;
 mod clone;
 mod init;
+pub mod netns;
 mod rollback;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use corral_hooks::{HookPoint, NamespaceKind, Plan, ProcessPlan, Stage};
@@ -248,9 +251,13 @@ pub fn start(
     let raw = |pid: Option<Pid>| pid.map(Pid::as_raw);
     // Init has the plan as it was when cloned: it is sent a part only if hooks changed it.
     let mut cloned_at = 0;
+    let mut sent = Sent::new(&ours);
     hooks.fire(HookPoint::PreStart, container, plan, None, &[], None)?;
     for (done, stage) in Stage::ALL.into_iter().enumerate() {
         let before = HookPoint::Before(stage);
+        if hooks.fires(before) {
+            sent.answered()?;
+        }
         hooks.fire(before, container, plan, raw(pid), &Stage::ALL[..done], None)?;
         let fail = PipelineError::stage(stage);
         let message = match stage {
@@ -259,7 +266,7 @@ pub fn start(
                 crate::hooks::settle_watchdog();
                 crate::proctitle::prepare();
                 let flags = stages::namespaces::clone_flags(&plan.namespaces);
-                let forked = clone::fork_into(flags).map_err(|e| {
+                let forked = netns::fork_into(flags).map_err(|e| {
                     fail(StageFailure::Monitor(
                         "cannot clone init into its namespaces".into(),
                         e.into(),
@@ -267,7 +274,7 @@ pub fn start(
                 })?;
                 match forked {
                     Forked::Child => {
-                        drop(ours);
+                        // Init closes every descriptor but its own end of the channel.
                         if let Some(chan) = &init_end {
                             init::run(chan, stdio.and_then(|fd| fd.try_clone().ok()), plan);
                         }
@@ -291,7 +298,7 @@ pub fn start(
                 let (init, net) = (pid.map_or(0, Pid::as_raw), &plan.network);
                 let record = &mut |a| rollback.push(Some(stage), Undo::Network(Box::new(a)));
                 stages::network::attach(container, net, init, record)
-                    .map_err(|e| fail(e.into()))?;
+                    .map_err(|e| sent.first_failure(fail(e.into())))?;
                 Some(ToInit::Network(
                     (hooks.changes() != cloned_at).then(|| net.clone()),
                 ))
@@ -304,42 +311,48 @@ pub fn start(
                     Some(early) => early,
                     None => EarlyCgroup::make(&site, pid, plan, hooks.changes()),
                 };
-                let join = early.finish(&site, pid, plan, hooks.changes())?;
+                let join = early
+                    .finish(&site, pid, plan, hooks.changes())
+                    .map_err(|e| sent.first_failure(e))?;
                 let message = ToInit::Cgroups {
                     namespace: plan.cgroups.namespace,
                     views: cgroups::mount_view(layout, plan.cgroups.mount),
                     readonly: plan.cgroups.mount == corral_hooks::CgroupMount::Ro,
                 };
                 let fds: Vec<_> = join.iter().map(AsFd::as_fd).collect();
-                ours.send_with_fds(&message, &fds)
-                    .map_err(|e| PipelineError::stage(stage)(e.into()))?;
-                expect_done(&ours, stage)?;
+                sent.send(stage, &message, &fds)?;
                 None
             }
         };
         if let Some(message) = message {
             tracing::debug!(%stage, "applying");
-            ours.send(&message)
-                .map_err(|e| PipelineError::stage(stage)(e.into()))?;
+            sent.send(stage, &message, &[])?;
             // While init mounts, the cgroup is made, with its limits and device rules: on
             // two CPUs this takes its cost off the start. A hook that changes them later has
             // it made again.
             if stage == Stage::Mounts {
                 made = Some(EarlyCgroup::make(&site, pid, plan, hooks.changes()));
             }
-            expect_done(&ours, stage)?;
         }
         let after = HookPoint::After(stage);
+        if hooks.fires(after) {
+            sent.answered()?;
+        }
         hooks.fire(after, container, plan, raw(pid), &Stage::ALL[..=done], None)?;
     }
     for point in [HookPoint::StartHost, HookPoint::Start] {
+        if hooks.fires(point) {
+            sent.answered()?;
+        }
         hooks.fire(point, container, plan, raw(pid), &Stage::ALL, None)?;
     }
-    ours.send(&ToInit::Exec {
+    let exec = ToInit::Exec {
         process: (hooks.changes() != cloned_at).then(|| plan.process.clone()),
         time_namespace: plan.namespaces.is_new(NamespaceKind::Time),
-    })
-    .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
+    };
+    ours.send(&exec)
+        .map_err(|e| sent.first_failure(PipelineError::stage(Stage::Security)(e.into())))?;
+    sent.answered()?;
     // Init hands over seccomp listeners with `Started`; a program that replaces init
     // (`start`) then execs, which closes the socket.
     let mut notify = Vec::new();
@@ -368,13 +381,56 @@ pub fn start(
     Ok(Started { pid, notify })
 }
 
-/// Waits for init to finish its part of `stage`.
-fn expect_done(chan: &Channel, stage: Stage) -> Result<(), PipelineError> {
-    match chan
-        .recv()
-        .map_err(|e| PipelineError::stage(stage)(e.into()))?
-    {
-        FromInit::Failed(e) => Err(PipelineError::stage(stage)(e.into())),
-        FromInit::Done | FromInit::Started => Ok(()),
+/// The stages sent to init and not yet answered, oldest first. Init works through them back
+/// to back; the monitor waits for its answers only where a hook must see what a stage did,
+/// and at the exec gate.
+struct Sent<'a> {
+    chan: &'a Channel,
+    stages: Vec<Stage>,
+}
+
+impl<'a> Sent<'a> {
+    fn new(chan: &'a Channel) -> Sent<'a> {
+        Sent {
+            chan,
+            stages: Vec::new(),
+        }
+    }
+
+    /// Sends init its part of `stage`.
+    fn send(
+        &mut self,
+        stage: Stage,
+        message: &ToInit,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<(), PipelineError> {
+        self.chan
+            .send_with_fds(message, fds)
+            .map_err(|e| self.first_failure(PipelineError::stage(stage)(e.into())))?;
+        self.stages.push(stage);
+        Ok(())
+    }
+
+    /// Waits until init has finished every stage it was sent; an error is the first
+    /// stage's that failed.
+    fn answered(&mut self) -> Result<(), PipelineError> {
+        for stage in self.stages.drain(..) {
+            match self
+                .chan
+                .recv()
+                .map_err(|e| PipelineError::stage(stage)(e.into()))?
+            {
+                FromInit::Failed(e) => return Err(PipelineError::stage(stage)(e.into())),
+                FromInit::Done | FromInit::Started => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// What to report for `later`, a failure after the stages sent: init's own failure in
+    /// one of them comes first (a network that cannot be attached because init already
+    /// failed to mount is a mount failure).
+    fn first_failure(&mut self, later: PipelineError) -> PipelineError {
+        self.answered().err().unwrap_or(later)
     }
 }

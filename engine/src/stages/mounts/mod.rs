@@ -14,7 +14,7 @@ use corral_hooks::{
     DeviceNode, DeviceType, FileCreate, MountEntry, MountsPlan, Propagation, RootfsPlan, Symlink,
 };
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat};
+use nix::sys::stat::{Mode, SFlag, makedev, mknodat, umask};
 use nix::unistd::{chdir, pivot_root, symlinkat};
 
 pub use resolve::{Root, fd_path};
@@ -232,9 +232,14 @@ pub fn apply(plan: &MountsPlan) -> Result<(), OpError> {
             result => result?,
         }
     }
-    for dev in &plan.devices {
-        make_device(&root, dev)?;
-    }
+    // Nodes get exactly their modes with the umask cleared meanwhile, not a chmod each.
+    let old_umask = umask(Mode::empty());
+    let made = plan
+        .devices
+        .iter()
+        .try_for_each(|dev| make_device(&root, dev));
+    umask(old_umask);
+    made?;
     for link in &plan.symlinks {
         let (dir, name) = root
             .parent_dir(&link.path)
@@ -344,7 +349,5 @@ fn make_device(root: &Root, dev: &DeviceNode) -> Result<(), OpError> {
         mode,
         makedev(dev.major.into(), dev.minor.into()),
     )
-    .op(describe)?;
-    // The umask may have narrowed the mode.
-    fchmodat(dir.as_fd(), &name, mode, FchmodatFlags::NoFollowSymlink).op(describe)
+    .op(describe)
 }

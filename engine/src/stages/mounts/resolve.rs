@@ -65,27 +65,22 @@ impl Root {
     }
 
     /// Creates `path` and its missing parents as directories.
+    ///
+    /// A path that exists costs one lookup; a missing one walks back only to its deepest
+    /// existing ancestor.
     pub fn create_dir_all(&self, path: &Path) -> nix::Result<OwnedFd> {
-        let mut dir = self.resolve(Path::new("/"))?;
-        let mut so_far = PathBuf::from("/");
-        for component in relative(path).components() {
-            let Component::Normal(name) = component else {
-                continue;
-            };
-            so_far.push(name);
-            dir = match self.resolve(&so_far) {
-                Ok(fd) => fd,
-                Err(Errno::ENOENT) => {
-                    match mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o755)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(e),
-                    }
-                    self.resolve(&so_far)?
-                }
-                Err(e) => return Err(e),
-            };
+        match self.resolve(path) {
+            Err(Errno::ENOENT) => {}
+            found => return found,
         }
-        Ok(dir)
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(Errno::ENOENT);
+        };
+        let dir = self.create_dir_all(parent)?;
+        match mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => self.resolve(path),
+            Err(e) => Err(e),
+        }
     }
 
     /// The parent directory of `path` (created if missing) and the last component's name.
