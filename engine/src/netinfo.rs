@@ -2,7 +2,6 @@
 //! counters, read through `/proc/PID/net` (which shows init's network namespace); and, for
 //! an interface with a host side (a veth), that side's name and counters, as lxc-info shows.
 
-use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use corral_hooks::NetworkPlan;
@@ -45,7 +44,7 @@ pub fn interface_addresses(pid: i32) -> Vec<(String, IpAddr)> {
             (iface, IpAddr::V4(addr))
         })
         .collect();
-    if let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/if_inet6")) {
+    if let Ok(text) = crate::procfs::read(format!("/proc/{pid}/net/if_inet6")) {
         found.extend(text.lines().filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let [hex, _, _, scope, _, name] = fields.as_slice() else {
@@ -60,7 +59,7 @@ pub fn interface_addresses(pid: i32) -> Vec<(String, IpAddr)> {
 
 /// The connected (non-default) IPv4 routes: interface, destination and mask, host order.
 fn ipv4_connected_routes(pid: i32) -> Vec<(String, u32, u32)> {
-    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/route")) else {
+    let Ok(text) = crate::procfs::read(format!("/proc/{pid}/net/route")) else {
         return Vec::new();
     };
     // The kernel prints each address as the hex of its in-memory (network order) bytes.
@@ -85,7 +84,7 @@ fn ipv4_connected_routes(pid: i32) -> Vec<(String, u32, u32)> {
 
 /// Local IPv4 addresses, from the routing trie: each `/32 host LOCAL` leaf is one.
 fn ipv4_addresses(pid: i32) -> Vec<Ipv4Addr> {
-    let Ok(trie) = fs::read_to_string(format!("/proc/{pid}/net/fib_trie")) else {
+    let Ok(trie) = crate::procfs::read(format!("/proc/{pid}/net/fib_trie")) else {
         return Vec::new();
     };
     let mut found = Vec::new();
@@ -107,7 +106,7 @@ fn ipv4_addresses(pid: i32) -> Vec<Ipv4Addr> {
 
 /// Global IPv6 addresses, from `if_inet6` (`address ifindex prefix scope flags name`).
 fn ipv6_addresses(pid: i32) -> Vec<Ipv6Addr> {
-    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/if_inet6")) else {
+    let Ok(text) = crate::procfs::read(format!("/proc/{pid}/net/if_inet6")) else {
         return Vec::new();
     };
     text.lines()
@@ -125,7 +124,7 @@ fn ipv6_addresses(pid: i32) -> Vec<Ipv6Addr> {
 
 /// Counters of every interface but loopback, from `/proc/PID/net/dev`.
 pub fn interfaces(pid: i32) -> Vec<InterfaceStats> {
-    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/dev")) else {
+    let Ok(text) = crate::procfs::read(format!("/proc/{pid}/net/dev")) else {
         return Vec::new();
     };
     text.lines()

@@ -25,9 +25,12 @@ pub fn load_global(path: &Path, required: bool) -> Result<GlobalConfig, ConfigEr
         }
     };
     let mut global: GlobalConfig = parse(path, &text)?;
-    let raw: toml::Table = parse(path, &text)?;
-    if let Some(toml::Value::Table(defaults)) = raw.get("defaults") {
-        global.defaults_table = defaults.clone();
+    // Defaults that change nothing need no layering, nor a second parse to keep their table.
+    if global.defaults != ContainerConfig::default() {
+        let mut raw: toml::Table = parse(path, &text)?;
+        if let Some(toml::Value::Table(defaults)) = raw.remove("defaults") {
+            global.defaults_table = defaults;
+        }
     }
     Ok(global)
 }

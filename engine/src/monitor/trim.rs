@@ -3,7 +3,6 @@
 //! clients served). A monitor lives as long as its container: what it holds counts once per
 //! container.
 
-use std::fs;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
@@ -63,7 +62,7 @@ impl IdleTrim {
 fn trim_memory() {
     let here = 0u8;
     let below = std::ptr::addr_of!(here).addr();
-    let ranges = fs::read_to_string("/proc/self/smaps")
+    let ranges = crate::procfs::read("/proc/self/smaps")
         .map(|smaps| droppable(&smaps, below))
         .unwrap_or_default();
     for range in ranges {

@@ -1,6 +1,5 @@
 //! Finding the cgroup hierarchies this host has mounted: v1, hybrid or unified.
 
-use std::fs;
 use std::io;
 use std::path::PathBuf;
 
@@ -33,7 +32,7 @@ impl Layout {
     /// Reads `/proc/self/mountinfo`. Controllers mounted as v1 decide: a host with any v1
     /// controller is driven through v1, because a controller lives in one version only.
     pub fn detect() -> io::Result<Layout> {
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
+        let mountinfo = crate::procfs::read("/proc/self/mountinfo")?;
         Self::from_mountinfo(&mountinfo).ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, "no cgroup hierarchy is mounted")
         })
