@@ -3,9 +3,9 @@
 //! the most (about 0.45 ms of the clone's 0.65 on the development machine), and the second
 //! CPU is idle meanwhile. Init is then cloned inside it rather than into a new one.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Mutex;
-use std::thread::JoinHandle;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::sync::{Mutex, PoisonError};
 
 use nix::fcntl::{OFlag, open};
 use nix::sched::{CloneFlags, setns, unshare};
@@ -15,34 +15,104 @@ use nix::sys::wait::waitpid;
 
 use super::clone::{self, Forked};
 
-/// The thread making the namespace. It is process-wide because a process starts one
-/// container at a time, and it is taken (joined) before init is cloned: no thread of ours
-/// may be running then.
-static AHEAD: Mutex<Option<JoinHandle<nix::Result<OwnedFd>>>> = Mutex::new(None);
+/// The thread's stack: its few frames, and glibc's thread block and static TLS at the top.
+const STACK: usize = 64 * 1024;
+
+/// The thread making the namespace, on a stack of its own: glibc keeps the stacks of the
+/// threads it allocated for reuse after they end, touched pages and all, which a monitor
+/// would then hold for the life of its container (16 KiB, measured). It is process-wide
+/// because a process starts one container at a time, and it is joined before init is
+/// cloned: no thread of ours may be running then.
+static AHEAD: Mutex<Option<Thread>> = Mutex::new(None);
+
+struct Thread {
+    id: libc::pthread_t,
+    stack: *mut libc::c_void,
+}
+
+// SAFETY: the stack is only unmapped, by whoever joins the thread; nothing reads it.
+unsafe impl Send for Thread {}
 
 /// Starts making a network namespace for the container this process is about to start.
-/// Only for a process that clones init itself, without forking first (`corral execute`):
-/// a fork would copy the handle but not the thread.
+/// Only for a process that clones init itself, without forking first (`corral execute`, a
+/// monitor): a fork would copy the handle but not the thread.
 pub fn make_ahead() {
-    let made = std::thread::Builder::new()
-        .name("corral-netns".into())
-        .stack_size(64 * 1024)
-        .spawn(|| {
-            // A thread's namespaces are its own: only this one moves.
-            unshare(CloneFlags::CLONE_NEWNET)?;
-            own_namespace()
-        });
-    if let (Ok(handle), Ok(mut ahead)) = (made, AHEAD.lock()) {
-        *ahead = Some(handle);
+    // SAFETY: a new anonymous mapping, placed where nothing else is.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return;
     }
+    if let Some(id) = start(stack) {
+        *AHEAD.lock().unwrap_or_else(PoisonError::into_inner) = Some(Thread { id, stack });
+    } else {
+        // SAFETY: no thread was started on the mapping: it is ours alone.
+        unsafe { libc::munmap(stack, STACK) };
+    }
+}
+
+/// Starts [`make`] on `stack`, [`STACK`] bytes that it owns until it is joined.
+fn start(stack: *mut libc::c_void) -> Option<libc::pthread_t> {
+    let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: initialises the attribute object.
+    if unsafe { libc::pthread_attr_init(attr.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: the attributes were initialised; the stack is STACK bytes of ours.
+    let placed = unsafe { libc::pthread_attr_setstack(attr.as_mut_ptr(), stack, STACK) } == 0;
+    let mut id = MaybeUninit::<libc::pthread_t>::uninit();
+    // SAFETY: the attributes were initialised; `make` takes no argument.
+    let created = placed
+        && unsafe {
+            libc::pthread_create(id.as_mut_ptr(), attr.as_ptr(), make, std::ptr::null_mut())
+        } == 0;
+    // SAFETY: the attributes were initialised and are not used again.
+    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
+    // SAFETY: pthread_create stored the new thread's id, as it succeeded.
+    created.then(|| unsafe { id.assume_init() })
+}
+
+/// The thread: moves itself (a thread's namespaces are its own) into a new network
+/// namespace and returns a descriptor of it, or -1. System calls only: no allocation,
+/// nothing that could unwind.
+extern "C" fn make(_: *mut libc::c_void) -> *mut libc::c_void {
+    let fd = unshare(CloneFlags::CLONE_NEWNET)
+        .and_then(|()| own_namespace())
+        .map_or(-1, IntoRawFd::into_raw_fd);
+    fd as isize as *mut libc::c_void
+}
+
+/// Waits for the thread, if one was started, and gives back its stack; the namespace it
+/// made, if it could.
+fn take() -> Option<OwnedFd> {
+    let thread = AHEAD
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()?;
+    let mut ret = std::ptr::null_mut();
+    // SAFETY: the thread was started by `make_ahead`, and is joined once: it was taken out.
+    if unsafe { libc::pthread_join(thread.id, &raw mut ret) } != 0 {
+        return None;
+    }
+    // SAFETY: the thread has ended: nothing uses its stack any more.
+    unsafe { libc::munmap(thread.stack, STACK) };
+    let fd = i32::try_from(ret as isize).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the thread opened this descriptor for us, and nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Forks into the namespaces in `flags` (see [`clone::fork_into`]); for a new network
 /// namespace, into the one made ahead if there is one.
 pub fn fork_into(mut flags: CloneFlags) -> nix::Result<Forked> {
-    let ahead = AHEAD.lock().ok().and_then(|mut ahead| ahead.take());
-    let made = ahead.and_then(|thread| thread.join().ok()?.ok());
-    let Some(made) = made.filter(|_| flags.contains(CloneFlags::CLONE_NEWNET)) else {
+    let Some(made) = take().filter(|_| flags.contains(CloneFlags::CLONE_NEWNET)) else {
         return clone::fork_into(flags);
     };
     flags.remove(CloneFlags::CLONE_NEWNET);
