@@ -20,7 +20,7 @@ use crate::config::{ContainerConfig, HookEntry, PluginsConfig};
 use crate::container::Container;
 use crate::plugins::{self, Plugin, PluginError};
 
-pub use watchdog::{AbortHandler, AbortRegistration, on_abort, settle as settle_watchdog};
+pub use watchdog::{AbortHandler, AbortRegistration, on_abort};
 
 /// The plugin that runs Python hooks (`plugins/python-hooks`).
 const PYTHON_PLUGIN: &str = "python-hooks";

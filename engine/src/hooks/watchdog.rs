@@ -12,9 +12,11 @@
 //!
 //! The monitor clones init with a raw `clone3`, which, unlike `fork()`, does not take
 //! malloc's locks first: a thread in malloc at that moment leaves init a lock no one will
-//! release. The watchdog allocates only while it starts, so it is started early
-//! ([`start`]) and the pipeline waits until it has ([`settle`]) before cloning.
+//! release. So the watchdog is a bare POSIX thread that never allocates until a call
+//! overruns (a thread of the standard library allocates as it starts, and the clone would
+//! have to wait for that), and it is started early ([`start`]), off the first hook's path.
 
+use std::mem::MaybeUninit;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,14 +29,10 @@ pub type AbortHandler = Box<dyn FnOnce(HookError) -> i32 + Send>;
 struct Watchdog {
     state: Mutex<State>,
     wake: Condvar,
-    /// Signalled once the thread is in its loop.
-    settled: Condvar,
 }
 
 #[derive(Default)]
 struct State {
-    /// Whether the thread is in its loop, where it allocates nothing (or could not start).
-    running: bool,
     /// The call in progress: when it is late, and the error it then ends with.
     call: Option<(Instant, HookError)>,
     /// When the watchdog wakes next; `None` while it waits for a call.
@@ -57,18 +55,53 @@ fn watchdog() -> &'static Watchdog {
         let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
-            settled: Condvar::new(),
         }));
-        let spawned = std::thread::Builder::new()
-            .name("hook watchdog".into())
-            .spawn(move || watchdog.watch());
-        if let Err(e) = spawned {
+        if let Err(e) = spawn(watchdog) {
             // Hooks still run; only an endless one can then not be stopped.
             tracing::warn!(%e, "cannot start the hook watchdog: hook timeouts are not enforced");
-            watchdog.lock().running = true;
         }
         watchdog
     })
+}
+
+/// The watchdog thread's stack: room for the abort handler, which tears a container down.
+const STACK: usize = 1024 * 1024;
+
+/// Starts the thread that watches over `watchdog`.
+fn spawn(watchdog: &'static Watchdog) -> std::io::Result<()> {
+    let fail = |code| Err(std::io::Error::from_raw_os_error(code));
+    let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: initialises the attribute object.
+    let code = unsafe { libc::pthread_attr_init(attr.as_mut_ptr()) };
+    if code != 0 {
+        return fail(code);
+    }
+    // SAFETY: the attributes were initialised.
+    let mut code = unsafe { libc::pthread_attr_setstacksize(attr.as_mut_ptr(), STACK) };
+    let mut id = MaybeUninit::<libc::pthread_t>::uninit();
+    let arg = std::ptr::from_ref(watchdog).cast_mut().cast::<libc::c_void>();
+    if code == 0 {
+        // SAFETY: the attributes were initialised; `run` gets a `&'static Watchdog`.
+        code = unsafe { libc::pthread_create(id.as_mut_ptr(), attr.as_ptr(), run, arg) };
+    }
+    // SAFETY: the attributes were initialised and are not used again.
+    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
+    if code != 0 {
+        return fail(code);
+    }
+    // The thread never ends: it is never joined.
+    // SAFETY: pthread_create succeeded, so `id` is a thread's.
+    unsafe { libc::pthread_detach(id.assume_init()) };
+    Ok(())
+}
+
+/// The thread's start: names itself and watches.
+extern "C" fn run(arg: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: `spawn` passes a `&'static Watchdog`.
+    let watchdog = unsafe { &*arg.cast_const().cast::<Watchdog>() };
+    // SAFETY: PR_SET_NAME copies at most 16 bytes of a NUL-terminated name.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"hook watchdog".as_ptr()) };
+    watchdog.watch()
 }
 
 /// Starts the watchdog thread, if it does not run yet: best before the first hook, so that
@@ -77,25 +110,16 @@ pub fn start() {
     watchdog();
 }
 
-/// Waits until the watchdog thread, if started, is past its own start, where it may still
-/// hold malloc's locks: call this before cloning a process with `clone3`.
-pub fn settle() {
-    if let Some(watchdog) = WATCHDOG.get() {
-        let state = watchdog.lock();
-        let settled = watchdog.settled.wait_while(state, |state| !state.running);
-        drop(settled.unwrap_or_else(PoisonError::into_inner));
-    }
-}
-
 impl Watchdog {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Waits for calls and their deadlines, allocating nothing, until one is late; then
+    /// runs the abort handler and ends the process. A panic cannot leave it: the process
+    /// aborts.
     fn watch(&self) -> ! {
         let mut state = self.lock();
-        state.running = true;
-        self.settled.notify_all();
         let error = loop {
             let now = Instant::now();
             if let Some((_, error)) = state.call.take_if(|(deadline, _)| *deadline <= now) {
@@ -191,6 +215,5 @@ mod tests {
             cause: HookFailure::Timeout(Duration::MAX),
         };
         drop(watch(Duration::MAX, error));
-        settle();
     }
 }

@@ -262,8 +262,6 @@ pub fn start(
         let fail = PipelineError::stage(stage);
         let message = match stage {
             Stage::Namespaces => {
-                // No thread of ours may be in malloc when init is cloned (see there).
-                crate::hooks::settle_watchdog();
                 crate::proctitle::prepare();
                 let flags = stages::namespaces::clone_flags(&plan.namespaces);
                 let forked = netns::fork_into(flags).map_err(|e| {
