@@ -79,7 +79,9 @@ fn spawn(watchdog: &'static Watchdog) -> std::io::Result<()> {
     // SAFETY: the attributes were initialised.
     let mut code = unsafe { libc::pthread_attr_setstacksize(attr.as_mut_ptr(), STACK) };
     let mut id = MaybeUninit::<libc::pthread_t>::uninit();
-    let arg = std::ptr::from_ref(watchdog).cast_mut().cast::<libc::c_void>();
+    let arg = std::ptr::from_ref(watchdog)
+        .cast_mut()
+        .cast::<libc::c_void>();
     if code == 0 {
         // SAFETY: the attributes were initialised; `run` gets a `&'static Watchdog`.
         code = unsafe { libc::pthread_create(id.as_mut_ptr(), attr.as_ptr(), run, arg) };
