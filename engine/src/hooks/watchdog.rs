@@ -91,9 +91,11 @@ fn spawn(watchdog: &'static Watchdog) -> std::io::Result<()> {
     if code != 0 {
         return fail(code);
     }
+    // SAFETY: pthread_create succeeded, so it stored the thread's id.
+    let id = unsafe { id.assume_init() };
     // The thread never ends: it is never joined.
-    // SAFETY: pthread_create succeeded, so `id` is a thread's.
-    unsafe { libc::pthread_detach(id.assume_init()) };
+    // SAFETY: `id` is a thread of ours, detached once.
+    unsafe { libc::pthread_detach(id) };
     Ok(())
 }
 
