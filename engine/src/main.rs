@@ -6,13 +6,20 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The command line. Out of line: clap's locals stay off `main`'s frame, under which a
+/// monitor lives for as long as its container runs.
+#[inline(never)]
+fn parse() -> cli::Cli {
+    cli::Cli::parse()
+}
+
 fn main() -> ExitCode {
     // `corral execute` clones init into a new network namespace, the costliest part of the
     // clone: one is made now, on the other CPU, while the command parses and plans.
     if std::env::args_os().nth(1).is_some_and(|a| a == "execute") {
         corral::pipeline::netns::make_ahead();
     }
-    let args = cli::Cli::parse();
+    let args = parse();
     if let Err(e) = cli::logging::init(&args.global) {
         eprintln!("corral: error: {e:#}");
         return ExitCode::from(1);

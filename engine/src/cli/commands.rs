@@ -12,11 +12,70 @@ use corral::templates::{self, Source};
 use super::{Cli, Command, PlanFormat, console, info, lifecycle, ls, net, plugins};
 
 /// Runs the command line and returns the exit status.
+///
+/// The commands that become a container's monitor run apart from the others: a monitor
+/// lives on under the frames that led to it, resident for as long as its container runs,
+/// and the frame that dispatches every other command is a large one (6 KiB).
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Execute { .. } | Command::Start { .. } | Command::MonitorDaemon { .. } => {
+            run_monitor(cli)
+        }
+        _ => run_other(cli),
+    }
+}
+
+/// The global config and paths the command line names; boxed and out of line, to keep
+/// both off the frame a monitor lives under.
+#[inline(never)]
+fn corral(cli: &Cli) -> anyhow::Result<Box<Corral>> {
     let config_given = std::env::var_os("CORRAL_CONFIG").is_some()
         || cli.global.config != std::path::Path::new(super::DEFAULT_CONFIG);
     let global = config::load_global(&cli.global.config, config_given)?;
-    let corral = Corral::new(global, cli.global.root.clone(), cli.global.run_dir.clone());
+    Ok(Box::new(Corral::new(
+        global,
+        cli.global.root.clone(),
+        cli.global.run_dir.clone(),
+    )))
+}
+
+/// `execute`, `start` and the monitor daemon.
+#[inline(never)]
+fn run_monitor(cli: Cli) -> anyhow::Result<u8> {
+    let corral = corral(&cli)?;
+    match cli.command {
+        Command::Execute { name, command } => {
+            let container = corral.container(name.get()?)?;
+            match monitor::run(&container, Mode::Execute { args: command }, None) {
+                Ok(code) => Ok(u8::try_from(code).unwrap_or(255)),
+                Err(e) => {
+                    eprintln!("corral: error: {}", corral::error_chain(&e));
+                    Ok(e.execute_status())
+                }
+            }
+        }
+        Command::Start {
+            name,
+            daemon: _,
+            foreground,
+        } => {
+            let container = corral.container(name.get()?)?;
+            lifecycle::start(&container, foreground)?;
+            Ok(0)
+        }
+        Command::MonitorDaemon { name } => {
+            let container = corral.container(&name)?;
+            lifecycle::monitor_daemon(&container)?;
+            Ok(0)
+        }
+        _ => run_other(cli),
+    }
+}
+
+/// Every other command.
+#[inline(never)]
+fn run_other(cli: Cli) -> anyhow::Result<u8> {
+    let corral = corral(&cli)?;
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         Command::Create {
@@ -64,17 +123,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 json,
             )?;
         }
-        Command::Execute { name, command } => {
-            let container = corral.container(name.get()?)?;
-            drop(stdout);
-            return match monitor::run(&container, Mode::Execute { args: command }, None) {
-                Ok(code) => Ok(u8::try_from(code).unwrap_or(255)),
-                Err(e) => {
-                    eprintln!("corral: error: {}", corral::error_chain(&e));
-                    Ok(e.execute_status())
-                }
-            };
-        }
         Command::Plan {
             name,
             format,
@@ -93,15 +141,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     write!(stdout, "{text}")?;
                 }
             }
-        }
-        Command::Start {
-            name,
-            daemon: _,
-            foreground,
-        } => {
-            let container = corral.container(name.get()?)?;
-            drop(stdout);
-            lifecycle::start(&container, foreground)?;
         }
         Command::Stop {
             name,
@@ -181,10 +220,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Net { action } => net::run(&corral, &action, &mut stdout)?,
         Command::Plugins => plugins::list(&corral, &mut stdout)?,
         Command::NetSupervise { dir } => corral::net::dnsmasq::supervise(&dir)?,
-        Command::MonitorDaemon { name } => {
-            let container = corral.container(&name)?;
-            drop(stdout);
-            lifecycle::monitor_daemon(&container)?;
+        Command::Execute { .. } | Command::Start { .. } | Command::MonitorDaemon { .. } => {
+            return run_monitor(cli);
         }
     }
     Ok(0)

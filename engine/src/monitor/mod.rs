@@ -184,10 +184,11 @@ struct Monitor<'a> {
     halt_signal: i32,
     reboot_signal: i32,
     /// The config read to set the monitor up, for the first boot; a reboot reads it again.
-    config: Option<ContainerConfig>,
+    config: Option<Box<ContainerConfig>>,
 }
 
 impl<'a> Monitor<'a> {
+    #[inline(never)]
     fn new(
         container: &'a Container<'a>,
         mode: Mode,
@@ -240,7 +241,7 @@ impl<'a> Monitor<'a> {
             reboot: false,
             halt_signal: libc::SIGPWR,
             reboot_signal: config.signals.reboot.0,
-            config: Some(config),
+            config: Some(Box::new(config)),
         })
     }
 
@@ -342,9 +343,12 @@ impl<'a> Monitor<'a> {
     /// Plans and applies every stage, running the hooks, recording in `rollback` what it
     /// changes. On failure, that is undone. Returns the plan as applied, with the hooks that
     /// run when it ends.
+    // Out of line, like `new`: their frames are gone once the container runs, while the
+    // frames on the way to the watch loop stay resident as long as the monitor lives.
+    #[inline(never)]
     fn boot(&mut self, rollback: &Rollback) -> Result<(Started, HookSet, Plan), MonitorError> {
         let config = match self.config.take() {
-            Some(config) => config,
+            Some(config) => *config,
             None => self.container.config()?,
         };
         let hooks = HookSet::load(&config, &self.container.corral().global.plugins)
@@ -693,6 +697,8 @@ impl<'a> Monitor<'a> {
 
     /// Reads what terminal `index` printed: into the log, to attached clients and, when
     /// relayed, to standard output.
+    // Out of line, with its buffer: see `boot`.
+    #[inline(never)]
     fn terminal_output(&mut self, index: usize, relay: bool) {
         let Some(terminals) = &mut self.terminals else {
             return;
