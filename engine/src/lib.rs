@@ -14,6 +14,7 @@
 //! build root filesystems; [`container`] ties a world's paths, configs and locks together.
 
 pub mod attach;
+pub mod bare_thread;
 pub mod config;
 pub mod container;
 pub mod control;

@@ -10,17 +10,15 @@
 //! Arming costs two uncontended lock operations: the watchdog sleeps until the earliest
 //! deadline it knows, and is woken only when a call's deadline comes before that.
 //!
-//! The monitor clones init with a raw `clone3`, which, unlike `fork()`, does not take
-//! malloc's locks first: a thread in malloc at that moment leaves init a lock no one will
-//! release. So the watchdog is a bare POSIX thread that never allocates until a call
-//! overruns (a thread of the standard library allocates as it starts, and the clone would
-//! have to wait for that), and it is started early ([`start`]), off the first hook's path.
+//! The watchdog is a [bare thread](crate::bare_thread) that allocates nothing until a call
+//! overruns, so that init can be cloned at any time; it is started early ([`start`]), off
+//! the first hook's path.
 
-use std::mem::MaybeUninit;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::HookError;
+use crate::bare_thread::{self, Stack};
 
 /// What the process does when a hook overruns: undo what it changed and report the error.
 /// The process then exits with the status the handler returns.
@@ -69,30 +67,11 @@ const STACK: usize = 1024 * 1024;
 
 /// Starts the thread that watches over `watchdog`.
 fn spawn(watchdog: &'static Watchdog) -> std::io::Result<()> {
-    let fail = |code| Err(std::io::Error::from_raw_os_error(code));
-    let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
-    // SAFETY: initialises the attribute object.
-    let code = unsafe { libc::pthread_attr_init(attr.as_mut_ptr()) };
-    if code != 0 {
-        return fail(code);
-    }
-    // SAFETY: the attributes were initialised.
-    let mut code = unsafe { libc::pthread_attr_setstacksize(attr.as_mut_ptr(), STACK) };
-    let mut id = MaybeUninit::<libc::pthread_t>::uninit();
     let arg = std::ptr::from_ref(watchdog)
         .cast_mut()
         .cast::<libc::c_void>();
-    if code == 0 {
-        // SAFETY: the attributes were initialised; `run` gets a `&'static Watchdog`.
-        code = unsafe { libc::pthread_create(id.as_mut_ptr(), attr.as_ptr(), run, arg) };
-    }
-    // SAFETY: the attributes were initialised and are not used again.
-    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
-    if code != 0 {
-        return fail(code);
-    }
-    // SAFETY: pthread_create succeeded, so it stored the thread's id.
-    let id = unsafe { id.assume_init() };
+    // SAFETY: `run` takes a `&'static Watchdog`, which lives for ever.
+    let id = unsafe { bare_thread::spawn(Stack::Size(STACK), run, arg) }?;
     // The thread never ends: it is never joined.
     // SAFETY: `id` is a thread of ours, detached once.
     unsafe { libc::pthread_detach(id) };

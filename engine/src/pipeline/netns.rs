@@ -3,7 +3,6 @@
 //! the most (about 0.45 ms of the clone's 0.65 on the development machine), and the second
 //! CPU is idle meanwhile. Init is then cloned inside it rather than into a new one.
 
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::{Mutex, PoisonError};
 
@@ -14,6 +13,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 
 use super::clone::{self, Forked};
+use crate::bare_thread::{self, Stack};
 
 /// The thread's stack: its few frames, and glibc's thread block and static TLS at the top.
 const STACK: usize = 64 * 1024;
@@ -51,33 +51,15 @@ pub fn make_ahead() {
     if stack == libc::MAP_FAILED {
         return;
     }
-    if let Some(id) = start(stack) {
+    // SAFETY: `make` takes no argument; the mapping is the thread's until `take` joins it.
+    let spawned =
+        unsafe { bare_thread::spawn(Stack::At(stack, STACK), make, std::ptr::null_mut()) };
+    if let Ok(id) = spawned {
         *AHEAD.lock().unwrap_or_else(PoisonError::into_inner) = Some(Thread { id, stack });
     } else {
         // SAFETY: no thread was started on the mapping: it is ours alone.
         unsafe { libc::munmap(stack, STACK) };
     }
-}
-
-/// Starts [`make`] on `stack`, [`STACK`] bytes that it owns until it is joined.
-fn start(stack: *mut libc::c_void) -> Option<libc::pthread_t> {
-    let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
-    // SAFETY: initialises the attribute object.
-    if unsafe { libc::pthread_attr_init(attr.as_mut_ptr()) } != 0 {
-        return None;
-    }
-    // SAFETY: the attributes were initialised; the stack is STACK bytes of ours.
-    let placed = unsafe { libc::pthread_attr_setstack(attr.as_mut_ptr(), stack, STACK) } == 0;
-    let mut id = MaybeUninit::<libc::pthread_t>::uninit();
-    // SAFETY: the attributes were initialised; `make` takes no argument.
-    let created = placed
-        && unsafe {
-            libc::pthread_create(id.as_mut_ptr(), attr.as_ptr(), make, std::ptr::null_mut())
-        } == 0;
-    // SAFETY: the attributes were initialised and are not used again.
-    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
-    // SAFETY: pthread_create stored the new thread's id, as it succeeded.
-    created.then(|| unsafe { id.assume_init() })
 }
 
 /// The thread: moves itself (a thread's namespaces are its own) into a new network

@@ -1,0 +1,59 @@
+//! Threads started with `pthread_create` itself, for work that must not allocate: a thread
+//! of the standard library allocates as it starts, and the monitor clones init with a raw
+//! `clone3`, which does not take malloc's locks first (a thread in malloc then would leave
+//! init a lock that no one releases).
+
+use std::io;
+use std::mem::MaybeUninit;
+
+/// A thread's entry point, with its argument; what it returns is `pthread_join`'s.
+pub type Entry = extern "C" fn(*mut libc::c_void) -> *mut libc::c_void;
+
+/// Where a thread's stack is.
+#[derive(Debug, Clone, Copy)]
+pub enum Stack {
+    /// Allocated by glibc, of this many bytes.
+    Size(usize),
+    /// Memory of the caller's, of this many bytes, that the thread owns until it is joined.
+    At(*mut libc::c_void, usize),
+}
+
+/// Starts `entry(arg)` on a new thread.
+///
+/// # Safety
+///
+/// `entry` must be sound to run with `arg` on another thread, for as long as it runs; with
+/// [`Stack::At`], the memory must be writable, of that size, and used by nothing else until
+/// the thread is joined.
+pub unsafe fn spawn(
+    stack: Stack,
+    entry: Entry,
+    arg: *mut libc::c_void,
+) -> io::Result<libc::pthread_t> {
+    let mut attr = MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: initialises the attribute object.
+    let code = unsafe { libc::pthread_attr_init(attr.as_mut_ptr()) };
+    if code != 0 {
+        return Err(io::Error::from_raw_os_error(code));
+    }
+    let mut code = match stack {
+        // SAFETY: the attributes were initialised.
+        Stack::Size(size) => unsafe { libc::pthread_attr_setstacksize(attr.as_mut_ptr(), size) },
+        // SAFETY: the attributes were initialised; the caller hands over the memory.
+        Stack::At(base, size) => unsafe {
+            libc::pthread_attr_setstack(attr.as_mut_ptr(), base, size)
+        },
+    };
+    let mut id = MaybeUninit::<libc::pthread_t>::uninit();
+    if code == 0 {
+        // SAFETY: the attributes were initialised; the caller vouches for `entry(arg)`.
+        code = unsafe { libc::pthread_create(id.as_mut_ptr(), attr.as_ptr(), entry, arg) };
+    }
+    // SAFETY: the attributes were initialised and are not used again.
+    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
+    if code != 0 {
+        return Err(io::Error::from_raw_os_error(code));
+    }
+    // SAFETY: pthread_create succeeded, so it stored the new thread's id.
+    Ok(unsafe { id.assume_init() })
+}
