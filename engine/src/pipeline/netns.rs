@@ -91,9 +91,9 @@ fn take() -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Forks into the namespaces in `flags` (see [`clone::fork_into`]); for a new network
+/// Forks into the namespaces in `flags` (see `clone::fork_into`); for a new network
 /// namespace, into the one made ahead if there is one.
-pub fn fork_into(mut flags: CloneFlags) -> nix::Result<Forked> {
+pub(super) fn fork_into(mut flags: CloneFlags) -> nix::Result<Forked> {
     let Some(made) = take().filter(|_| flags.contains(CloneFlags::CLONE_NEWNET)) else {
         return clone::fork_into(flags);
     };
