@@ -3,7 +3,7 @@
 //! gate, so that it binds init and everything it starts.
 //!
 //! The filter is compiled once, when planning in the monitor, kept on disk for later starts
-//! (see [`cache`]) and in memory: init is a fork of the monitor and finds it there, so the
+//! (see `cache`) and in memory: init is a fork of the monitor and finds it there, so the
 //! start path does not compile. A plan a hook changed after that no longer matches the
 //! compiled filter's key, and init compiles it anew.
 
