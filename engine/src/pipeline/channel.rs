@@ -131,58 +131,108 @@ impl Channel {
 
     /// Receives one message and the descriptors attached to it.
     pub fn recv_with_fds<T: DeserializeOwned>(&self) -> Result<(T, Vec<OwnedFd>), ChannelError> {
-        // Peeking with MSG_TRUNC tells the packet's size without a megabyte buffer each time.
-        let size = loop {
-            match recv(
-                self.fd.as_raw_fd(),
-                &mut [0u8; 1],
-                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
-            ) {
-                // A peer that closed with messages unread resets the connection, reported
-                // once, before what it sent first: that is still there to read.
-                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => {}
-                Err(e) => return Err(ChannelError::Socket(e)),
-                Ok(0) => return Err(ChannelError::Closed),
-                Ok(n) => break n.min(MAX_MESSAGE),
-            }
-        };
+        let size = self.next_size()?;
+        let (bytes, fds) = self.read_packet(size)?;
+        let message = serde_json::from_slice(&bytes).map_err(ChannelError::Codec)?;
+        Ok((message, fds))
+    }
+
+    /// The size of the next packet, waiting for it. Peeking with MSG_TRUNC tells it without
+    /// a megabyte buffer each time.
+    fn next_size(&self) -> Result<usize, ChannelError> {
+        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC;
+        match retrying(|| recv(self.fd.as_raw_fd(), &mut [0u8; 1], flags))? {
+            0 => Err(ChannelError::Closed),
+            n => Ok(n.min(MAX_MESSAGE)),
+        }
+    }
+
+    /// Reads the next packet, of at most `size` bytes, and the descriptors attached.
+    fn read_packet(&self, size: usize) -> Result<(Vec<u8>, Vec<OwnedFd>), ChannelError> {
         let mut buf = vec![0u8; size];
         let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
-        let (n, fds) = loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(ChannelError::Socket(e)),
-                Ok(msg) => {
-                    let mut fds = Vec::new();
-                    for cmsg in msg.cmsgs().map_err(ChannelError::Socket)? {
-                        if let ControlMessageOwned::ScmRights(raw) = cmsg {
-                            // SAFETY: SCM_RIGHTS installed these descriptors in this process
-                            // for us alone.
-                            fds.extend(
-                                raw.into_iter()
-                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                            );
-                        }
-                    }
-                    break (msg.bytes, fds);
-                }
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let flags = MsgFlags::MSG_CMSG_CLOEXEC;
+        // A loop, not `retrying`: the message borrows the buffers the call fills.
+        let msg = loop {
+            match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+                Err(e) if is_transient(e) => {}
+                other => break other.map_err(ChannelError::Socket)?,
             }
         };
+        let mut fds = Vec::new();
+        for cmsg in msg.cmsgs().map_err(ChannelError::Socket)? {
+            if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                // SAFETY: SCM_RIGHTS installed these descriptors in this process for us alone.
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
+        }
+        let n = msg.bytes;
         if n == 0 {
             return Err(ChannelError::Closed);
         }
-        let message = serde_json::from_slice(&buf[..n]).map_err(ChannelError::Codec)?;
-        Ok((message, fds))
+        buf.truncate(n);
+        Ok((buf, fds))
     }
 
     /// The socket, for descriptor bookkeeping.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+/// Whether a receive should simply be tried again. Besides signals: a peer that closed with
+/// messages of ours unread resets the connection, reported once to whichever receive comes
+/// next (also between a peek and its read), and what it sent before closing is still there.
+fn is_transient(e: nix::errno::Errno) -> bool {
+    matches!(e, nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET)
+}
+
+/// Calls `op` until it fails with something other than [`is_transient`].
+fn retrying<T>(mut op: impl FnMut() -> nix::Result<T>) -> Result<T, ChannelError> {
+    loop {
+        match op() {
+            Err(e) if is_transient(e) => {}
+            other => return other.map_err(ChannelError::Socket),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_peer_sent_before_closing_with_messages_unread_is_still_read() {
+        let (monitor, init) = Channel::pair().unwrap();
+        init.send(&FromInit::Done).unwrap();
+        init.send(&FromInit::Started).unwrap();
+        monitor.send(&ToInit::Mounts(None)).unwrap();
+        drop(init);
+        assert!(matches!(monitor.recv(), Ok(FromInit::Done)));
+        assert!(matches!(monitor.recv(), Ok(FromInit::Started)));
+        assert!(matches!(
+            monitor.recv::<FromInit>(),
+            Err(ChannelError::Closed)
+        ));
+    }
+
+    #[test]
+    fn a_reset_between_the_peek_and_the_read_is_read_past() {
+        let (monitor, init) = Channel::pair().unwrap();
+        init.send(&FromInit::Done).unwrap();
+        monitor.send(&ToInit::Mounts(None)).unwrap();
+        let size = monitor.next_size().unwrap();
+        // The reset now waits for the next receive: the read after the peek.
+        drop(init);
+        let (bytes, _) = monitor.read_packet(size).unwrap();
+        assert!(matches!(serde_json::from_slice(&bytes), Ok(FromInit::Done)));
+        assert!(matches!(
+            monitor.recv::<FromInit>(),
+            Err(ChannelError::Closed)
+        ));
     }
 }
