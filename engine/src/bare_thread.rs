@@ -2,6 +2,10 @@
 //! of the standard library allocates as it starts, and the monitor clones init with a raw
 //! `clone3`, which does not take malloc's locks first (a thread in malloc then would leave
 //! init a lock that no one releases).
+//!
+//! A thread that ends before its process does runs on a stack of its own ([`Joinable`]):
+//! glibc keeps the stacks of the threads it allocated for reuse after they end, touched
+//! pages and all, which a monitor would then hold for the life of its container.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -56,4 +60,64 @@ pub unsafe fn spawn(
     }
     // SAFETY: pthread_create succeeded, so it stored the new thread's id.
     Ok(unsafe { id.assume_init() })
+}
+
+/// A thread on a stack mapped for it alone, unmapped when it is joined.
+#[derive(Debug)]
+pub struct Joinable {
+    id: libc::pthread_t,
+    stack: *mut libc::c_void,
+    size: usize,
+}
+
+// SAFETY: the stack is only unmapped, by whoever joins the thread; nothing else touches it.
+unsafe impl Send for Joinable {}
+
+impl Joinable {
+    /// Starts `entry(arg)` on a new thread with a stack of `size` bytes (its frames, and
+    /// glibc's thread block and static TLS at the top).
+    ///
+    /// # Safety
+    ///
+    /// As for [`spawn`]: `entry` must be sound to run with `arg` on another thread until
+    /// the thread is joined.
+    pub unsafe fn spawn(size: usize, entry: Entry, arg: *mut libc::c_void) -> io::Result<Joinable> {
+        // SAFETY: a new anonymous mapping, placed where nothing else is.
+        let stack = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if stack == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the mapping is the thread's until `join`; the caller vouches for the rest.
+        match unsafe { spawn(Stack::At(stack, size), entry, arg) } {
+            Ok(id) => Ok(Joinable { id, stack, size }),
+            Err(e) => {
+                // SAFETY: no thread was started on the mapping: it is ours alone.
+                unsafe { libc::munmap(stack, size) };
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits for the thread to end and gives back its stack; what `entry` returned.
+    pub fn join(self) -> io::Result<*mut libc::c_void> {
+        let mut ret = std::ptr::null_mut();
+        // SAFETY: the thread was started by `spawn` and is joined once: `self` is consumed.
+        let code = unsafe { libc::pthread_join(self.id, &raw mut ret) };
+        if code != 0 {
+            // Still running, perhaps: its stack must stay.
+            return Err(io::Error::from_raw_os_error(code));
+        }
+        // SAFETY: the thread has ended: nothing uses its stack any more.
+        unsafe { libc::munmap(self.stack, self.size) };
+        Ok(ret)
+    }
 }

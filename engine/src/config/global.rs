@@ -106,8 +106,11 @@ pub struct GlobalConfig {
     pub network: NetworkDefaults,
     /// Where plugins are found.
     pub plugins: super::PluginsConfig,
-    /// Container settings layered under every container's own config.
-    pub defaults: ContainerConfig,
+    /// Container settings layered under every container's own config, as read: typed only
+    /// to check them. [`load_global`](super::load_global) takes them out and keeps their
+    /// table instead, for layering key by key, if they change anything; a process keeps
+    /// none of this for the defaults built in.
+    pub defaults: Option<Box<ContainerConfig>>,
     /// The `[defaults]` table as written, for layering key by key.
     #[serde(skip)]
     pub defaults_table: toml::Table,

@@ -26,7 +26,8 @@ pub fn load_global(path: &Path, required: bool) -> Result<GlobalConfig, ConfigEr
     };
     let mut global: GlobalConfig = parse(path, &text)?;
     // Defaults that change nothing need no layering, nor a second parse to keep their table.
-    if global.defaults != ContainerConfig::default() {
+    let defaults = global.defaults.take();
+    if defaults.is_some_and(|defaults| *defaults != ContainerConfig::default()) {
         let mut raw: toml::Table = parse(path, &text)?;
         if let Some(toml::Value::Table(defaults)) = raw.remove("defaults") {
             global.defaults_table = defaults;

@@ -14,52 +14,23 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 
 use super::clone::{self, Forked};
-use crate::bare_thread::{self, Stack};
+use crate::bare_thread::Joinable;
 
 /// The thread's stack: its few frames, and glibc's thread block and static TLS at the top.
 const STACK: usize = 64 * 1024;
 
-/// The thread making the namespace, on a stack of its own: glibc keeps the stacks of the
-/// threads it allocated for reuse after they end, touched pages and all, which a monitor
-/// would then hold for the life of its container (16 KiB, measured). It is process-wide
-/// because a process starts one container at a time, and it is joined before init is
-/// cloned: no thread of ours may be running then.
-static AHEAD: Mutex<Option<Thread>> = Mutex::new(None);
-
-struct Thread {
-    id: libc::pthread_t,
-    stack: *mut libc::c_void,
-}
-
-// SAFETY: the stack is only unmapped, by whoever joins the thread; nothing reads it.
-unsafe impl Send for Thread {}
+/// The thread making the namespace. It is process-wide because a process starts one
+/// container at a time, and it is joined before init is cloned: no thread of ours may be
+/// running then.
+static AHEAD: Mutex<Option<Joinable>> = Mutex::new(None);
 
 /// Starts making a network namespace for the container this process is about to start.
 /// Only for a process that clones init itself, without forking first (`corral execute`, a
 /// monitor): a fork would copy the handle but not the thread.
 pub fn make_ahead() {
-    // SAFETY: a new anonymous mapping, placed where nothing else is.
-    let stack = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            STACK,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if stack == libc::MAP_FAILED {
-        return;
-    }
-    // SAFETY: `make` takes no argument; the mapping is the thread's until `take` joins it.
-    let spawned =
-        unsafe { bare_thread::spawn(Stack::At(stack, STACK), make, std::ptr::null_mut()) };
-    if let Ok(id) = spawned {
-        *AHEAD.lock().unwrap_or_else(PoisonError::into_inner) = Some(Thread { id, stack });
-    } else {
-        // SAFETY: no thread was started on the mapping: it is ours alone.
-        unsafe { libc::munmap(stack, STACK) };
+    // SAFETY: `make` takes no argument and touches nothing of ours.
+    if let Ok(thread) = unsafe { Joinable::spawn(STACK, make, std::ptr::null_mut()) } {
+        *AHEAD.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
     }
 }
 
@@ -73,20 +44,13 @@ extern "C" fn make(_: *mut libc::c_void) -> *mut libc::c_void {
     fd as isize as *mut libc::c_void
 }
 
-/// Waits for the thread, if one was started, and gives back its stack; the namespace it
-/// made, if it could.
+/// Waits for the thread, if one was started; the namespace it made, if it could.
 fn take() -> Option<OwnedFd> {
     let thread = AHEAD
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .take()?;
-    let mut ret = std::ptr::null_mut();
-    // SAFETY: the thread was started by `make_ahead`, and is joined once: it was taken out.
-    if unsafe { libc::pthread_join(thread.id, &raw mut ret) } != 0 {
-        return None;
-    }
-    // SAFETY: the thread has ended: nothing uses its stack any more.
-    unsafe { libc::munmap(thread.stack, STACK) };
+    let ret = thread.join().ok()?;
     let fd = i32::try_from(ret as isize).ok().filter(|fd| *fd >= 0)?;
     // SAFETY: the thread opened this descriptor for us, and nothing else owns it.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
