@@ -58,20 +58,22 @@ impl IdleTrim {
 /// constants, which fault back in from the page cache when touched) and the stack pages
 /// below the current frame (zero-filled again if ever reached).
 fn trim_memory() {
-    let smaps = crate::procfs::read("/proc/self/smaps").unwrap_or_default();
-    let (files, stack) = droppable(&smaps);
-    drop(smaps);
-    for range in files {
+    let found = crate::procfs::read("/proc/self/smaps")
+        .map(|smaps| droppable(&smaps))
+        .unwrap_or_default();
+    flush_thread_cache();
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe { libc::malloc_trim(0) };
+    // Code last, so that little runs after: a page of it touched again maps 64 KiB back
+    // (the kernel's fault-around), and the flush above ran plenty.
+    for range in found.files() {
         // SAFETY: a private, read-only file mapping of this process without a page of its
         // own (as smaps says), whose pages the next access maps again, unchanged, from the
         // file.
         unsafe { madvise_dontneed(range) };
     }
-    flush_thread_cache();
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
-    unsafe { libc::malloc_trim(0) };
     // Last: everything above ran deeper down the stack.
-    if let Some(stack) = stack {
+    if let Some(stack) = found.stack {
         drop_dead_stack(stack);
     }
 }
@@ -116,19 +118,41 @@ fn dead_stack(stack: Range<usize>, sp: usize) -> Option<Range<usize>> {
     (stack.contains(&sp) && end > stack.start).then_some(stack.start..end)
 }
 
-/// The address ranges, in `/proc/self/smaps`, that hold nothing to keep: file mappings
-/// that are not writable and have no anonymous page (code and constants, never relocated
-/// data); and the main stack's mapping.
-fn droppable(smaps: &str) -> (Vec<Range<usize>>, Option<Range<usize>>) {
-    let mut files = Vec::new();
-    let mut stack = None;
-    let mut read_only_file: Option<Range<usize>> = None;
+/// The most file mappings a trim drops; a monitor has about a dozen.
+const MAX_FILES: usize = 32;
+
+/// What a trim may drop, kept on the stack: memory the heap held when the trim began stays
+/// resident.
+#[derive(Debug, Default)]
+struct Droppable {
+    /// Start and end of file mappings that are not writable and have no anonymous page
+    /// (code and constants, never relocated data).
+    files: [(usize, usize); MAX_FILES],
+    count: usize,
+    /// The main stack's mapping.
+    stack: Option<Range<usize>>,
+}
+
+impl Droppable {
+    fn files(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        self.files[..self.count]
+            .iter()
+            .map(|&(start, end)| start..end)
+    }
+}
+
+/// What `/proc/self/smaps` shows may be dropped.
+fn droppable(smaps: &str) -> Droppable {
+    let mut found = Droppable::default();
+    let mut read_only_file: Option<(usize, usize)> = None;
     for line in smaps.lines() {
         if let Some(anon) = line.strip_prefix("Anonymous:") {
             if let Some(range) = read_only_file.take()
                 && anon.trim() == "0 kB"
+                && found.count < MAX_FILES
             {
-                files.push(range);
+                found.files[found.count] = range;
+                found.count += 1;
             }
             continue;
         }
@@ -147,12 +171,12 @@ fn droppable(smaps: &str) -> (Vec<Range<usize>>, Option<Range<usize>>) {
         };
         let path = fields.nth(3).unwrap_or("");
         read_only_file = (path.starts_with('/') && !perms.contains('w') && perms.ends_with('p'))
-            .then_some(start..end);
+            .then_some((start, end));
         if path == "[stack]" {
-            stack = Some(start..end);
+            found.stack = Some(start..end);
         }
     }
-    (files, stack)
+    found
 }
 
 /// glibc's per-thread cache of freed chunks: up to [`CACHED`] chunks of each of
@@ -253,12 +277,13 @@ Anonymous:           132 kB
     #[test]
     fn only_code_constants_and_dead_stack_are_dropped() {
         let stack = 0x7ffd_0000_0000..0x7ffd_0002_1000;
-        let (files, found) = droppable(SMAPS);
+        let found = droppable(SMAPS);
+        let files: Vec<_> = found.files().collect();
         assert!(
             matches!(files.as_slice(), [code] if *code == (0x0040_0000..0x0050_0000)),
             "{files:x?}"
         );
-        assert_eq!(found, Some(stack.clone()));
+        assert_eq!(found.stack, Some(stack.clone()));
         // The page of `sp` is kept, and the one below while `sp` is near its start.
         assert_eq!(
             dead_stack(stack.clone(), 0x7ffd_0001_8800),
