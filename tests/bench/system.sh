@@ -5,7 +5,8 @@
 #   cycle   `start` (daemon) + `stop -k` of a busybox container, one hyperfine run:
 #           corral start -n X && corral stop -k -n X
 #           lxc-start -n X -d -P P && lxc-stop -k -n X -P P
-#           (network empty for both; LXC with a veth as well; corral's veth with --veth)
+#           (network empty for both; LXC with a veth as well; both with a veth on a bridge:
+#           tests/bench/network.sh)
 #   debian  a debootstrapped Debian 12: start, time until `systemctl is-system-running`
 #           says `running`, then a clean stop; corral and LXC on copies of one rootfs
 #   scale   busybox containers: monitor memory (RSS, PSS, private) at 1, 10 and 100
@@ -19,7 +20,7 @@ set -euo pipefail
 usage() {
 	cat <<'EOF'
 usage: tests/bench/system.sh [--quick] [--only PHASE[,PHASE]] [--count N] [--lxc-count N]
-                             [--reps N] [--rounds N] [--jobs N] [--veth] [--no-settle]
+                             [--reps N] [--rounds N] [--jobs N] [--no-settle]
                              [--check]
                              [--out DIR]
 
@@ -32,8 +33,6 @@ usage: tests/bench/system.sh [--quick] [--only PHASE[,PHASE]] [--count N] [--lxc
   --rounds N       cycle: hyperfine runs, each of every command, pooled (default 3 of 50
                    runs per command; --quick: 1 of 30)
   --jobs N         scale: parallel creates/starts/stops (default 8)
-  --veth           cycle: also corral with `[network] type = "veth"` (needs corral's veth
-                   network; extra TOML lines for that table from CORRAL_BENCH_VETH_TOML)
   --no-settle      cycle: no pause between hyperfine runs (see README: corral's stop can
                    return before its monitor lets go of the container)
   --check          exit 1 if a target is missed (or a phase found a problem)
@@ -42,7 +41,6 @@ usage: tests/bench/system.sh [--quick] [--only PHASE[,PHASE]] [--count N] [--lxc
 environment:
   CORRAL_BIN       corral binary (default: <repo>/target/release/corral, or
                    $CARGO_TARGET_DIR/release/corral); built if missing
-  CORRAL_BENCH_VETH_TOML   with --veth: more lines for corral's [network] table
 EOF
 }
 
@@ -53,7 +51,6 @@ repo="$(cd "$here/../.." && pwd)"
 
 quick=0
 check=0
-veth=0
 settle=1
 phases=""
 count=""
@@ -67,7 +64,6 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--check) check=1 ;;
-	--veth) veth=1 ;;
 	--no-settle) settle=0 ;;
 	--only) need_arg "$1" $#; phases+="${phases:+,}$2"; shift ;;
 	--only=*) phases+="${phases:+,}${1#--only=}" ;;
@@ -415,23 +411,11 @@ phase_cycle() {
 		mkdir -p "$lxcpath/$n"
 		lxc_config "$n" "$lxcpath/rootfs-busybox" "$([ $n = cycle ] && echo empty || echo veth)" busybox >"$lxcpath/$n/config"
 	done
-	if [ "$veth" -eq 1 ]; then
-		corral_q create -t busybox -n cycle-veth || { last_err; die "corral create -n cycle-veth failed"; }
-		rm -rf "$CORRAL_ROOT/cycle-veth/rootfs" && cp -a "$rootfs" "$CORRAL_ROOT/cycle-veth/rootfs"
-		printf '\n[network]\ntype = "veth"\n%s\n' "${CORRAL_BENCH_VETH_TOML:-}" >>"$CORRAL_ROOT/cycle-veth/config.toml"
-	fi
 
 	say "cycle: checking that each container boots busybox init and stops with stop -k"
 	check_busybox corral cycle empty
 	check_busybox lxc cycle empty
 	check_busybox lxc cycle-veth veth
-	if [ "$veth" -eq 1 ]; then
-		if ! "$corral" plan -n cycle-veth >/dev/null 2>"$tmp/last.err" </dev/null; then
-			last_err
-			die "corral does not take [network] type = \"veth\" yet: run without --veth"
-		fi
-		check_busybox corral cycle-veth veth
-	fi
 
 	# Back to back, without waiting for anything between a stop and the next start: does
 	# the next start always work?
@@ -475,7 +459,6 @@ phase_cycle() {
 		hf=(hyperfine --shell=sh "${runs[@]}" --export-json "$out/cycle-r$r.json" --export-markdown "$out/cycle-r$r.md")
 		add_cmd corral "$c start -n cycle && $c stop -k -n cycle" "$ctl corral-stopped cycle"
 		add_cmd lxc "lxc-start -n cycle -d -P $p && lxc-stop -k -n cycle -P $p" "$ctl lxc-stopped cycle"
-		[ "$veth" -eq 1 ] && add_cmd corral-veth "$c start -n cycle-veth && $c stop -k -n cycle-veth" "$ctl corral-stopped cycle-veth"
 		add_cmd lxc-veth "lxc-start -n cycle-veth -d -P $p && lxc-stop -k -n cycle-veth -P $p" "$ctl lxc-stopped cycle-veth"
 		say "cycle: round $r of $rounds: hyperfine through sh (it subtracts the shell's own start-up); load average: $(loadavg)"
 		"${hf[@]}" &

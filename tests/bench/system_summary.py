@@ -90,12 +90,7 @@ if cycle or os.path.exists(path("race.tsv")):
         if "lxc" in cycle and "lxc-veth" in cycle:
             m, md = ratio(cycle, "lxc-veth", "lxc")
             print(f"  lxc-veth / lxc (cost of a veth)     = {m:5.2f}x [{md:5.2f}x]")
-        if "corral-veth" in cycle and "lxc-veth" in cycle:
-            m, md = ratio(cycle, "lxc-veth", "corral-veth")
-            print(f"  lxc-veth / corral-veth (both veth)  = {m:5.2f}x [{md:5.2f}x]  "
-                  f"target >= 2.00x: {target('cycle: lxc-veth/corral-veth >= 2', m >= 2.0)}")
-        else:
-            print("  corral with a veth: not run (--veth, once corral has the veth network)")
+        print("  both with a veth on a bridge: tests/bench/network.sh")
     else:
         print("  (no hyperfine results: see the problems below)")
     if parts:
