@@ -16,7 +16,7 @@ fn parse() -> cli::Cli {
 fn main() -> ExitCode {
     // `corral execute` clones init into a new network namespace, the costliest part of the
     // clone: one is made now, on the other CPU, while the command parses and plans.
-    if std::env::args_os().nth(1).is_some_and(|a| a == "execute") {
+    if cli::subcommand(std::env::args_os()).is_some_and(|c| c == "execute") {
         corral::pipeline::netns::make_ahead();
     }
     let args = parse();

@@ -9,6 +9,7 @@ mod ls;
 mod net;
 mod plugins;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -343,15 +344,72 @@ pub enum PlanFormat {
     Toml,
 }
 
+/// The global options that take a value (`--root DIR`): [`subcommand`] skips their values.
+const VALUED_GLOBALS: [&str; 5] = [
+    "--root",
+    "--run-dir",
+    "--config",
+    "--log-level",
+    "--log-file",
+];
+
+/// The command a command line names, found before clap parses it (which builds every
+/// command's arguments first): the first argument after the program's that is neither an
+/// option nor a global option's value.
+pub fn subcommand(args: impl IntoIterator<Item = OsString>) -> Option<OsString> {
+    let mut args = args.into_iter().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            return Some(arg);
+        };
+        if VALUED_GLOBALS.contains(&text) {
+            args.next();
+        } else if !text.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
 
-    use super::Cli;
+    use super::*;
 
     #[test]
     fn every_command_is_well_formed() {
         // Builds the deferred arguments of every command too.
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_subcommand_is_found_past_global_options() {
+        let found = |line: &str| subcommand(line.split(' ').map(OsString::from));
+        assert_eq!(found("corral execute -n c"), Some("execute".into()));
+        assert_eq!(
+            found("corral --log-level debug --root=/w execute -n c"),
+            Some("execute".into())
+        );
+        assert_eq!(
+            found("corral --log-file execute start"),
+            Some("start".into())
+        );
+        assert_eq!(found("corral -q start -n execute"), Some("start".into()));
+        assert_eq!(found("corral --help"), None);
+    }
+
+    #[test]
+    fn the_valued_globals_are_clap_s() {
+        let command = Cli::command();
+        let mut clap_s: Vec<String> = command
+            .get_arguments()
+            .filter(|a| a.is_global_set() && a.get_action().takes_values())
+            .filter_map(|a| a.get_long().map(|long| format!("--{long}")))
+            .collect();
+        clap_s.sort();
+        let mut ours = VALUED_GLOBALS.map(str::to_owned).to_vec();
+        ours.sort();
+        assert_eq!(ours, clap_s);
     }
 }
