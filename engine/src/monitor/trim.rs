@@ -8,13 +8,17 @@ use std::time::{Duration, Instant};
 
 use crate::bare_thread::Joinable;
 
-/// Trims once the monitor has been quiet for [`IdleTrim::QUIET`] after work, and then
-/// again no sooner than [`IdleTrim::GAP`] later: a trim reads `/proc/self/smaps` (about
-/// 0.1 ms), and a monitor may be asked something every second (`watch corral ls -f`).
+/// Trims once the monitor has been quiet for [`IdleTrim::FIRST_QUIET`] after the start,
+/// then once quiet for [`IdleTrim::QUIET`] after work (a boot's last output often comes
+/// after the first trim), and from then on no sooner than [`IdleTrim::GAP`] after the last:
+/// a trim reads `/proc/self/smaps` (about 0.1 ms), and a monitor may be asked something
+/// every second (`watch corral ls -f`).
 #[derive(Debug)]
 pub struct IdleTrim {
     due: Option<Instant>,
-    /// When the last trim after work was.
+    /// Whether the first trim is done.
+    started: bool,
+    /// When the last trim after the first was.
     last: Option<Instant>,
 }
 
@@ -34,6 +38,7 @@ impl IdleTrim {
     pub fn start() -> IdleTrim {
         IdleTrim {
             due: Some(Instant::now() + Self::FIRST_QUIET),
+            started: false,
             last: None,
         }
     }
@@ -49,13 +54,15 @@ impl IdleTrim {
     pub fn waited(&mut self, worked: bool) {
         let now = Instant::now();
         if worked {
-            self.due = Some(match self.last {
-                None => now + Self::FIRST_QUIET,
-                Some(last) => (now + Self::QUIET).max(last + Self::GAP),
+            self.due = Some(match (self.started, self.last) {
+                (false, _) => now + Self::FIRST_QUIET,
+                (true, None) => now + Self::QUIET,
+                (true, Some(last)) => (now + Self::QUIET).max(last + Self::GAP),
             });
         } else if self.due.is_some_and(|due| due <= now) {
             self.due = None;
-            self.last = Some(now);
+            self.last = self.started.then_some(now);
+            self.started = true;
             trim_memory();
         }
     }
@@ -260,6 +267,7 @@ Anonymous:           132 kB
 
     #[test]
     fn a_trim_is_due_once_quiet_after_work() {
+        let due_now = |trim: &mut IdleTrim| trim.due = Some(Instant::now());
         // The first: shortly after the start, and after the boot's output.
         let mut trim = IdleTrim::start();
         let wait = trim.wait().expect("a trim is due after the start");
@@ -272,9 +280,16 @@ Anonymous:           132 kB
             trim.wait().is_some(),
             "trimmed before the quiet time was over"
         );
-        trim.due = Some(Instant::now());
+        due_now(&mut trim);
         trim.waited(false);
         assert_eq!(trim.wait(), None, "not trimmed once quiet");
+        // The second: a second of quiet after work, however soon after the first.
+        trim.waited(true);
+        let wait = trim.wait().expect("a trim is due after work");
+        assert!(wait <= IdleTrim::QUIET && wait > IdleTrim::FIRST_QUIET);
+        due_now(&mut trim);
+        trim.waited(false);
+        assert_eq!(trim.wait(), None, "not trimmed the second time");
         // Later ones: no sooner than GAP after the last.
         trim.waited(true);
         let wait = trim.wait().expect("a trim is due after more work");
@@ -282,7 +297,6 @@ Anonymous:           132 kB
             wait > IdleTrim::GAP - IdleTrim::QUIET,
             "trimmed again {wait:?} after the last trim"
         );
-        // And a second of quiet after work, once the last trim is long past.
         trim.last = Instant::now().checked_sub(IdleTrim::GAP);
         trim.waited(true);
         let wait = trim.wait().expect("a trim is due after work");
