@@ -1,7 +1,7 @@
 //! Giving back, shortly after the container runs, the memory its start took and the watch
 //! does not need, and again whenever the monitor goes quiet after work (a console's burst of
-//! output, clients served). A monitor lives as long as its container: what it holds counts once per
-//! container.
+//! output, clients served). A monitor lives as long as its container: what it holds counts
+//! once per container.
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -114,8 +114,9 @@ unsafe fn madvise_dontneed(range: Range<usize>) {
 fn drop_dead_stack(stack: Range<usize>) {
     let here = 0u8;
     if let Some(dead) = dead_stack(stack, std::ptr::addr_of!(here).addr()) {
-        // SAFETY: stack more than MARGIN below this frame, which holds nothing live: this
-        // function calls nothing else, and what ran deeper before has returned.
+        // SAFETY: stack more than MARGIN below this frame, which holds nothing live: only
+        // the madvise call runs below this frame (within MARGIN), and what ran deeper
+        // before has returned.
         unsafe { madvise_dontneed(dead) };
     }
 }
