@@ -101,6 +101,25 @@ fn status_field(status: &str, field: &str) -> String {
 }
 
 #[test]
+fn the_program_starts_with_no_signal_ignored_or_blocked() {
+    // corral itself ignores SIGPIPE, as Rust programs do; its programs must not inherit that.
+    let w = World::new();
+    w.busybox("signals", "");
+    let status = w.execute("signals", &["/bin/cat", "/proc/self/status"]);
+    let status = status.ok();
+    assert_eq!(status_field(status, "SigIgn:"), "0000000000000000");
+    assert_eq!(status_field(status, "SigBlk:"), "0000000000000000");
+    // So a pipeline's writer ends with SIGPIPE when its reader leaves, as on the host.
+    let piped = w.execute(
+        "signals",
+        &["/bin/sh", "-c", "(yes; echo $? >&2) | head -n 1"],
+    );
+    assert_eq!(piped.ok().trim(), "y");
+    assert_eq!(piped.stderr.trim(), "141", "{piped:?}");
+    w.assert_clean("signals");
+}
+
+#[test]
 fn capability_sets_and_no_new_privs_follow_the_config() {
     let w = World::new();
     w.busybox("caps", "");

@@ -193,6 +193,16 @@ fn start_info_ls_attach_stop() {
         0,
         "attach keeps sys_module dropped"
     );
+    let ignored = status
+        .ok()
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(str::trim);
+    assert_eq!(
+        ignored,
+        Some("0000000000000000"),
+        "attach ignores no signal"
+    );
     let missing = w.corral(&["attach", "-n", "sys", "--", "/no/such"]);
     assert_eq!(missing.code, 127, "{missing:?}");
 

@@ -238,6 +238,7 @@ fn exec_error(process: &ProcessPlan, errno: Errno) -> OpError {
 
 /// Prepares the session and execs the program. Returns only on failure.
 pub fn exec(process: &ProcessPlan) -> Errno {
+    default_dispositions();
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let _ = setsid();
     if process.terminal {
@@ -291,6 +292,30 @@ pub fn exec(process: &ProcessPlan) -> Errno {
         }
     }
     error
+}
+
+/// Gives every signal its default action. An ignored signal stays ignored across exec, and
+/// corral ignores `SIGPIPE` (Rust programs do, to get `EPIPE` instead), as may whoever
+/// started corral (`nohup`): the program must start as it would on a fresh system, where a
+/// shell pipeline ends its writer with `SIGPIPE`. The system call itself, because the C
+/// library refuses the two signals it keeps for its threads, which may be ignored too.
+fn default_dispositions() {
+    // The kernel's `struct sigaction` all zero: SIG_DFL, no flags, an empty mask.
+    let default = [0u64; 4];
+    let mask_size = size_of::<u64>();
+    for signal in 1..=libc::SIGRTMAX() {
+        // SAFETY: `default` is a valid kernel sigaction for a mask of `mask_size` bytes, and
+        // the old action is not asked for. SIGKILL and SIGSTOP fail, harmlessly.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                default.as_ptr(),
+                std::ptr::null_mut::<libc::c_void>(),
+                mask_size,
+            )
+        };
+    }
 }
 
 /// Init's life once the program runs: forward signals to it, reap every child, and return
