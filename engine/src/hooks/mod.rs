@@ -11,6 +11,7 @@ mod watchdog;
 use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use corral_hooks::{HookContext, HookOutcome, HookPoint, Plan};
@@ -18,7 +19,7 @@ use corral_plugin::Request;
 
 use crate::config::{ContainerConfig, HookEntry, PluginsConfig};
 use crate::container::Container;
-use crate::plugins::{self, Plugin, PluginError};
+use crate::plugins::{self, PlanVersion, Plugin, PluginError};
 
 pub use watchdog::{AbortHandler, AbortRegistration, on_abort};
 
@@ -81,13 +82,29 @@ struct Hook {
     label: String,
 }
 
-/// The hooks of one container, in the order they run at each point.
-#[derive(Default)]
+/// The number of the next hook set made in this process.
+static NEXT_SET: AtomicU64 = AtomicU64::new(0);
+
+/// The hooks of one container, in the order they run at each point, for one plan: only
+/// they change it once it is made (see [`PlanVersion`]).
 pub struct HookSet {
     hooks: Vec<Hook>,
     points: u32,
-    /// How many changes its hooks made to a plan.
+    /// Which set this is, in this process.
+    id: u64,
+    /// How many changes its hooks made to the plan.
     changes: Cell<u32>,
+}
+
+impl Default for HookSet {
+    fn default() -> HookSet {
+        HookSet {
+            hooks: Vec::new(),
+            points: 0,
+            id: NEXT_SET.fetch_add(1, Ordering::Relaxed),
+            changes: Cell::new(0),
+        }
+    }
 }
 
 impl std::fmt::Debug for HookSet {
@@ -197,9 +214,11 @@ impl HookSet {
         self.run(&ctx, Some(plan))
     }
 
-    /// Runs the hooks of `ctx.point` in order, showing them `plan` as the context's. A
-    /// before-hook's change to its stage's part of the plan is written into `plan`, which the
-    /// next hook then sees. The plan is serialised where it lies, never copied.
+    /// Runs the hooks of `ctx.point` in order, showing them `plan` as the context's: the
+    /// set's one plan, which only its hooks change. A before-hook's change to its stage's
+    /// part of the plan is written into `plan`, which the next hook then sees. The plan is
+    /// serialised where it lies, never copied, and only for a plugin that does not hold it
+    /// as it is yet.
     pub fn run(&self, ctx: &HookContext, mut plan: Option<&mut Plan>) -> Result<(), HookError> {
         let point = ctx.point;
         for hook in self.hooks.iter().filter(|h| h.point == point) {
@@ -217,8 +236,13 @@ impl HookSet {
                     };
                     let _watched =
                         watchdog::watch(hook.timeout.saturating_add(GRACE), fail(late.into()));
+                    let version = PlanVersion {
+                        set: self.id,
+                        changes: self.changes(),
+                    };
+                    let plan = plan.as_deref().map(|p| (p, version));
                     plugin
-                        .hook(ctx, plan.as_deref(), &hook.args, hook.timeout)
+                        .hook(ctx, plan, &hook.args, hook.timeout)
                         .map_err(|e| fail(e.into()))?
                 }
                 Runner::Program { path, lxc } => {

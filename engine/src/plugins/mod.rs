@@ -21,6 +21,7 @@ use corral_plugin::{Info, Request};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use hook::PlanVersion;
 pub use template::PluginTemplate;
 
 use crate::config::PluginsConfig;
@@ -110,9 +111,9 @@ pub struct Plugin {
     /// Its library.
     pub path: PathBuf,
     vtable: &'static VTable,
-    /// The plan sent with the last hook call that was answered, and its number: what the
-    /// plugin's side of the SDK holds.
-    held_plan: Mutex<Option<(u64, Plan)>>,
+    /// The number and version of the plan sent with the last hook call that was answered:
+    /// what the plugin's side of the SDK holds.
+    held_plan: Mutex<Option<(u64, PlanVersion)>>,
 }
 
 impl Plugin {
@@ -122,7 +123,7 @@ impl Plugin {
         self.decode(&raw_call(self.vtable, &bytes, &self.info.name)?)
     }
 
-    fn lock_held_plan(&self) -> MutexGuard<'_, Option<(u64, Plan)>> {
+    fn lock_held_plan(&self) -> MutexGuard<'_, Option<(u64, PlanVersion)>> {
         self.held_plan
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
