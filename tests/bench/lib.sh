@@ -30,7 +30,7 @@ bench_remove_cgroups() {
 			[ -d "$d" ] || break
 			sleep 0.2
 		done
-		[ -d "$d" ] && echo "warning: cgroup $d not empty, left in place" >&2
+		if [ -d "$d" ]; then echo "warning: cgroup $d not empty, left in place" >&2; fi
 	done
 }
 
