@@ -22,7 +22,7 @@ impl Identity {
         let v = libseccomp::ScmpVersion::current().ok();
         let (major, minor, micro) = v.map_or((0, 0, 0), |v| (v.major, v.minor, v.micro));
         Identity(format!(
-            "corral-seccomp 1 libseccomp {major}.{minor}.{micro} {plan_json}"
+            "corral-seccomp 2 libseccomp {major}.{minor}.{micro} {plan_json}"
         ))
     }
 

@@ -88,8 +88,12 @@ fn compile(plan: &SeccompPlan) -> Result<Vec<u8>, SeccompError> {
         let arch = arch(name)
             .ok_or_else(|| SeccompError::Invalid(format!("unknown architecture `{name}`")))?;
         let mut ctx = ScmpFilterContext::new(default).map_err(scmp("create a filter".into()))?;
+        // Level 2 sorts the calls into a binary tree: a call is found in a few comparisons
+        // instead of one per rule, and loading the filter takes less of the kernel's time
+        // (it tries every call number against the filter to cache what is always allowed).
         ctx.set_act_badarch(ScmpAction::KillProcess)
             .and_then(|c| c.set_ctl_nnp(false))
+            .and_then(|c| c.set_ctl_optimize(2))
             .map_err(scmp("set the filter's attributes".into()))?;
         if arch != ScmpArch::native() {
             ctx.add_arch(arch)
