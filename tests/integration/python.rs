@@ -82,6 +82,24 @@ fn a_before_security_hook_changes_the_device_rules_enforced() {
 }
 
 #[test]
+fn a_before_network_hook_may_keep_the_loopback_down() {
+    // The namespace is made ahead with its loopback up; the plan as the hook leaves it wins.
+    let world = World::new();
+    let path = script(
+        &world,
+        "lo.py",
+        "def before_network(ctx):\n    ctx.plan['network']['loopback_up'] = False\n",
+    );
+    world.busybox("down", &python_hook(&path, ""));
+    let flags = ["/bin/cat", "/sys/class/net/lo/flags"];
+    // IFF_LOOPBACK is 0x8, IFF_UP 0x1.
+    assert_eq!(world.execute("down", &flags).ok().trim(), "0x8");
+    world.busybox("up", "");
+    assert_eq!(world.execute("up", &flags).ok().trim(), "0x9");
+    world.assert_clean("down");
+}
+
+#[test]
 fn a_ten_line_policy_is_enforced_and_planned() {
     let world = World::new();
     let path = script(

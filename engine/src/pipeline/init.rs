@@ -10,7 +10,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
-use corral_hooks::{Plan, ProcessPlan};
+use corral_hooks::{NamespaceKind, Plan, ProcessPlan};
 use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
@@ -60,9 +60,10 @@ fn serve(chan: &Channel, console: Option<OwnedFd>, cloned: &Plan) -> Result<i32,
                 stages::namespaces::apply(plan.as_ref().unwrap_or(&cloned.namespaces))
             }
             ToInit::Mounts(plan) => stages::mounts::apply(plan.as_ref().unwrap_or(&cloned.mounts)),
-            ToInit::Network(plan) => {
-                stages::network::apply(plan.as_ref().unwrap_or(&cloned.network))
-            }
+            ToInit::Network(plan) => stages::network::apply(
+                plan.as_ref().unwrap_or(&cloned.network),
+                cloned.namespaces.is_new(NamespaceKind::Net),
+            ),
             ToInit::Security(plan) => {
                 let applied = stages::security::apply(plan.as_deref().unwrap_or(&cloned.security));
                 security = Some(plan);

@@ -9,10 +9,17 @@ use corral_hooks::{InterfacePlan, NetworkPlan};
 use crate::net::netlink::{Netlink, NetlinkError};
 use crate::stages::OpError;
 
-/// Applies the plan inside init, in its network namespace.
-pub fn apply(plan: &NetworkPlan) -> Result<(), OpError> {
+/// Applies the plan inside init, in its network namespace; `new_namespace` says whether
+/// that is one of the container's own, which may have been made ahead with its loopback up
+/// (see [`crate::pipeline::netns`]).
+pub fn apply(plan: &NetworkPlan, new_namespace: bool) -> Result<(), OpError> {
     if plan.loopback_up {
         interface_up("lo")?;
+    } else if new_namespace {
+        set_up("lo", false).map_err(|errno| OpError {
+            operation: "take lo down".into(),
+            errno,
+        })?;
     }
     let configured: Vec<&InterfacePlan> = plan
         .interfaces
@@ -51,17 +58,29 @@ pub fn apply(plan: &NetworkPlan) -> Result<(), OpError> {
 /// `IFF_UP` as the `short` that `ifreq` holds.
 const IFF_UP: libc::c_short = 1;
 
-/// Sets `IFF_UP` on an interface of the current network namespace. Loopback is brought up
-/// with an ioctl: a container without interfaces needs no netlink socket.
+/// Sets `IFF_UP` on an interface of the current network namespace.
 fn interface_up(name: &str) -> Result<(), OpError> {
-    let fail = |errno: i32| OpError {
+    set_up(name, true).map_err(|errno| OpError {
         operation: format!("bring {name} up"),
         errno,
-    };
+    })
+}
+
+/// Brings the loopback interface of the current network namespace up; true if it is. For
+/// a thread that makes a namespace ahead: system calls only, no allocation.
+pub fn loopback_up() -> bool {
+    set_up("lo", true).is_ok()
+}
+
+/// Sets or clears `IFF_UP` on an interface of the current network namespace, with an
+/// ioctl: a container without interfaces needs no netlink socket. Allocates nothing; an
+/// error is the errno.
+fn set_up(name: &str, up: bool) -> Result<(), i32> {
+    let errno = || nix::errno::Errno::last_raw();
     // SAFETY: socket() takes no pointers; the result is checked before use.
     let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
-        return Err(fail(nix::errno::Errno::last_raw()));
+        return Err(errno());
     }
     // SAFETY: `raw` is a descriptor socket() just returned, owned by nobody else.
     let sock = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -76,13 +95,18 @@ fn interface_up(name: &str) -> Result<(), OpError> {
     }
     // SAFETY: `req` is a valid ifreq naming the interface; the kernel fills in its flags.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
-        return Err(fail(nix::errno::Errno::last_raw()));
+        return Err(errno());
     }
     // SAFETY: SIOCGIFFLAGS just initialised the flags member of the union.
-    unsafe { req.ifr_ifru.ifru_flags |= IFF_UP };
+    let flags = unsafe { req.ifr_ifru.ifru_flags };
+    let wanted = if up { flags | IFF_UP } else { flags & !IFF_UP };
+    if wanted == flags {
+        return Ok(());
+    }
+    req.ifr_ifru.ifru_flags = wanted;
     // SAFETY: as above; the kernel reads the flags.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
-        return Err(fail(nix::errno::Errno::last_raw()));
+        return Err(errno());
     }
     Ok(())
 }

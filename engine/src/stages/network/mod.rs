@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use corral_hooks::{InterfacePlan, NetworkMode, NetworkPlan};
 
-pub use self::inside::apply;
+pub use self::inside::{apply, loopback_up};
 
 use self::driver::{AttachContext, Attached, Driver, PlanContext};
 use super::PlanError;
