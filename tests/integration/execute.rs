@@ -101,6 +101,22 @@ fn status_field(status: &str, field: &str) -> String {
 }
 
 #[test]
+fn the_network_and_ipc_namespaces_are_the_containers_own() {
+    // The network namespace is made ahead, on another thread, and entered for the clone.
+    let w = World::new();
+    w.busybox("ns", "");
+    for kind in ["net", "ipc"] {
+        let link = format!("/proc/self/ns/{kind}");
+        let host = std::fs::read_link(&link).expect("the host's namespace");
+        let inside = w.execute("ns", &["/bin/readlink", &link]);
+        let inside = inside.ok().trim().to_owned();
+        assert!(inside.starts_with(&format!("{kind}:[")), "{inside}");
+        assert_ne!(inside, host.to_string_lossy(), "{kind}");
+    }
+    w.assert_clean("ns");
+}
+
+#[test]
 fn the_program_starts_with_no_signal_ignored_or_blocked() {
     // corral itself ignores SIGPIPE, as Rust programs do; its programs must not inherit that.
     let w = World::new();
