@@ -6,11 +6,9 @@
 //! millisecond of each. What of it corral needs is done here: `SIGPIPE` ignored, standard
 //! descriptors open, panics reported with status 101, standard output flushed at the end.
 //! A stack overflow on the main thread then ends corral with a plain `SIGSEGV`.
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 
 mod cli;
-
-use std::io::Write;
 
 use clap::Parser;
 
@@ -21,22 +19,24 @@ fn parse() -> cli::Cli {
     cli::Cli::parse()
 }
 
-/// The status of a command that panicked, as Rust's own `main` gives it.
-const PANICKED: libc::c_int = 101;
-
+/// The entry point. The unit tests have the test harness's instead.
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    /// The status of a command that panicked, as Rust's own `main` gives it.
+    const PANICKED: libc::c_int = 101;
     start_up();
     let status = match std::panic::catch_unwind(run) {
         Ok(code) => libc::c_int::from(code),
         // The panic hook printed the message.
         Err(_) => PANICKED,
     };
-    let _ = std::io::stdout().flush();
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     status
 }
 
 /// What the standard library's start-up does that corral relies on.
+#[cfg_attr(test, allow(dead_code, reason = "called by the entry point only"))]
 fn start_up() {
     // A reader that goes away (`corral ls | head`) makes writes fail with EPIPE, which
     // `run` treats as the end of the output, instead of killing corral.
@@ -53,6 +53,7 @@ fn start_up() {
     }
 }
 
+#[cfg_attr(test, allow(dead_code, reason = "called by the entry point only"))]
 fn run() -> u8 {
     // `corral execute` clones init into a new network namespace, the costliest part of the
     // clone: one is made now, on the other CPU, while the command parses and plans.
