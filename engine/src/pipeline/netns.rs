@@ -41,8 +41,10 @@ pub fn make_ahead() {
 /// only: no allocation, nothing that could unwind.
 extern "C" fn make(_: *mut libc::c_void) -> *mut libc::c_void {
     let fd = unshare(CloneFlags::CLONE_NEWNET)
-        .map(|()| crate::stages::network::loopback_up())
-        .and_then(|_| own_namespace())
+        .and_then(|()| {
+            crate::stages::network::loopback_up();
+            own_namespace()
+        })
         .map_or(-1, IntoRawFd::into_raw_fd);
     fd as isize as *mut libc::c_void
 }

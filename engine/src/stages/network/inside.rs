@@ -66,10 +66,11 @@ fn interface_up(name: &str) -> Result<(), OpError> {
     })
 }
 
-/// Brings the loopback interface of the current network namespace up; true if it is. For
-/// a thread that makes a namespace ahead: system calls only, no allocation.
-pub fn loopback_up() -> bool {
-    set_up("lo", true).is_ok()
+/// Brings the loopback interface of the current network namespace up, if it can, for a
+/// thread that makes a namespace ahead: system calls only, no allocation. Init's network
+/// stage brings it up anyway, and reports what fails.
+pub fn loopback_up() {
+    let _ = set_up("lo", true);
 }
 
 /// Sets or clears `IFF_UP` on an interface of the current network namespace, with an
