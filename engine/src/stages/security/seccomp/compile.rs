@@ -231,3 +231,61 @@ pub fn load(plan: &SeccompPlan) -> Result<Option<OwnedFd>, OpError> {
     // SAFETY: with NEW_LISTENER, seccomp(2) returned a new descriptor that nothing else owns.
     Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
+
+#[cfg(test)]
+mod tests {
+    use corral_hooks::SeccompRule;
+
+    use super::*;
+
+    #[test]
+    fn calls_are_found_through_a_binary_tree() {
+        // A list of denied calls, as in the default policy.
+        let denied = [
+            "kexec_load",
+            "init_module",
+            "finit_module",
+            "delete_module",
+            "iopl",
+            "ioperm",
+            "swapon",
+            "swapoff",
+            "syslog",
+            "acct",
+            "quotactl",
+            "bpf",
+        ];
+        let plan = SeccompPlan {
+            source: "test".into(),
+            default_action: SeccompAction::Allow,
+            architectures: vec!["x86_64".into()],
+            rules: denied
+                .iter()
+                .map(|name| SeccompRule {
+                    syscalls: vec![(*name).to_owned()],
+                    action: SeccompAction::Errno(1),
+                    args: Vec::new(),
+                    arches: Vec::new(),
+                })
+                .collect(),
+        };
+        let program = decode(&compile(&plan).expect("compile"));
+        // A chain compares the call number for equality with each denied call in turn; a
+        // tree splits the numbers with greater-than comparisons (the x32 check aside, whose
+        // constant is above every call number).
+        let splits = program
+            .iter()
+            .filter(|i| {
+                let jump = u32::from(i.code) & 0xf0;
+                u32::from(i.code) & 0x07 == libc::BPF_JMP
+                    && (jump == libc::BPF_JGT || jump == libc::BPF_JGE)
+                    && i.k < 0x4000_0000
+            })
+            .count();
+        assert!(
+            splits > 0,
+            "a chain of {} instructions, no split",
+            program.len()
+        );
+    }
+}
