@@ -185,6 +185,9 @@ struct Monitor<'a> {
     reboot_signal: i32,
     /// The config read to set the monitor up, for the first boot; a reboot reads it again.
     config: Option<Box<ContainerConfig>>,
+    /// The container's mount namespace (see [`Started::mount_namespace`]): released by
+    /// [`Monitor::close`], once every client connection is closed.
+    mount_namespace: Option<OwnedFd>,
 }
 
 impl<'a> Monitor<'a> {
@@ -242,6 +245,7 @@ impl<'a> Monitor<'a> {
             halt_signal: libc::SIGPWR,
             reboot_signal: config.signals.reboot.0,
             config: Some(Box::new(config)),
+            mount_namespace: None,
         })
     }
 
@@ -265,7 +269,13 @@ impl<'a> Monitor<'a> {
                 .into_iter()
                 .any(|point| hooks.fires(point))
                 .then_some(plan);
-            let Started { pid, mut notify } = started;
+            let Started {
+                pid,
+                mut notify,
+                mount_namespace,
+            } = started;
+            // The last boot's, if this one follows a reboot, is torn down now.
+            self.mount_namespace = mount_namespace;
             self.set_state(State::Running);
             status.send("RUNNING");
             // `corral start` returns once the pipe closes: the handler keeps no copy of it.
@@ -306,11 +316,14 @@ impl<'a> Monitor<'a> {
         result
     }
 
-    /// Closes every client connection and restores the signal mask.
+    /// Closes every client connection, releases the container's mount namespace and
+    /// restores the signal mask.
     fn close(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown();
         }
+        // Only now, with no client waiting, are the container's mounts torn down.
+        drop(self.mount_namespace.take());
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
     }
 

@@ -211,6 +211,11 @@ pub struct Started {
     pub pid: Pid,
     /// Listeners of the seccomp filter's `notify` rules, for the monitor to answer.
     pub notify: Vec<OwnedFd>,
+    /// Init's mount namespace, held open: when init ends, the container's mounts are not
+    /// torn down in its exit (each a superblock to shut down, before its parent hears of
+    /// the exit) but when this is dropped, which the monitor does once it has told its
+    /// clients that the container stopped.
+    pub mount_namespace: Option<OwnedFd>,
 }
 
 /// Applies every stage in order, then passes the exec gate: the container runs when this
@@ -248,6 +253,7 @@ pub fn start(
     let mut init_end = Some(theirs);
     let mut pid = None;
     let mut made = None;
+    let mut mount_namespace = None;
     let raw = |pid: Option<Pid>| pid.map(Pid::as_raw);
     // Init has the plan as it was when cloned: it is sent a part only if hooks changed it.
     let mut cloned_at = 0;
@@ -331,6 +337,9 @@ pub fn start(
             if stage == Stage::Mounts {
                 made = Some(EarlyCgroup::make(&site, pid, plan, hooks.changes()));
             }
+            if stage == Stage::Namespaces {
+                mount_namespace = pid.and_then(mount_namespace_of);
+            }
         }
         let after = HookPoint::After(stage);
         if hooks.fires(after) {
@@ -376,7 +385,18 @@ pub fn start(
     let never_cloned = || std::io::Error::from_raw_os_error(libc::ESRCH);
     let pid =
         pid.ok_or_else(|| PipelineError::Setup("init was never cloned".into(), never_cloned()))?;
-    Ok(Started { pid, notify })
+    Ok(Started {
+        pid,
+        notify,
+        mount_namespace,
+    })
+}
+
+/// The mount namespace of process `pid`, if it can be opened (holding it only saves time).
+fn mount_namespace_of(pid: Pid) -> Option<OwnedFd> {
+    std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .map(OwnedFd::from)
+        .ok()
 }
 
 /// The stages sent to init and not yet answered, oldest first. Init works through them back
