@@ -7,7 +7,6 @@
 mod options;
 mod resolve;
 
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use corral_hooks::{
@@ -17,6 +16,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, makedev, mknodat, umask};
 use nix::unistd::{chdir, pivot_root, symlinkat};
 
+use resolve::ParentDirs;
 pub use resolve::{Root, fd_path};
 
 use super::{Op, OpError, PlanError};
@@ -232,19 +232,20 @@ pub fn apply(plan: &MountsPlan) -> Result<(), OpError> {
             result => result?,
         }
     }
+    let mut dirs = ParentDirs::new(&root);
     // Nodes get exactly their modes with the umask cleared meanwhile, not a chmod each.
     let old_umask = umask(Mode::empty());
     let made = plan
         .devices
         .iter()
-        .try_for_each(|dev| make_device(&root, dev));
+        .try_for_each(|dev| make_device(&mut dirs, dev));
     umask(old_umask);
     made?;
     for link in &plan.symlinks {
-        let (dir, name) = root
-            .parent_dir(&link.path)
+        let (dir, name) = dirs
+            .of(&link.path)
             .op(|| format!("create the directory of {}", link.path.display()))?;
-        symlinkat(&link.target, dir.as_fd(), &name).op(|| {
+        symlinkat(&link.target, dir, name).op(|| {
             format!(
                 "symlink {} -> {}",
                 link.path.display(),
@@ -334,17 +335,17 @@ fn mount_entry(root: &Root, entry: &MountEntry) -> Result<(), OpError> {
     Ok(())
 }
 
-fn make_device(root: &Root, dev: &DeviceNode) -> Result<(), OpError> {
+fn make_device(dirs: &mut ParentDirs<'_>, dev: &DeviceNode) -> Result<(), OpError> {
     let describe = || format!("create device {}", dev.path.display());
-    let (dir, name) = root.parent_dir(&dev.path).op(describe)?;
+    let (dir, name) = dirs.of(&dev.path).op(describe)?;
     let kind = match dev.kind {
         DeviceType::Char => SFlag::S_IFCHR,
         DeviceType::Block => SFlag::S_IFBLK,
     };
     let mode = Mode::from_bits_truncate(dev.mode);
     mknodat(
-        dir.as_fd(),
-        &name,
+        dir,
+        name,
         kind,
         mode,
         makedev(dev.major.into(), dev.minor.into()),

@@ -4,7 +4,8 @@
 //! Every path is resolved with `openat2(RESOLVE_IN_ROOT)`, so `..` and symlinks, absolute or
 //! not, stay inside the rootfs; the mount then targets the resolved `/proc/self/fd/N`.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use corral_hooks::FileCreate;
@@ -49,7 +50,7 @@ impl Root {
         create: Option<FileCreate>,
     ) -> nix::Result<OwnedFd> {
         match (self.resolve(path), create) {
-            (Err(Errno::ENOENT), Some(FileCreate::Dir)) => self.create_dir_all(path),
+            (Err(Errno::ENOENT), Some(FileCreate::Dir)) => self.create_missing_dir(path),
             (Err(Errno::ENOENT), Some(FileCreate::File)) => {
                 let (parent, name) = self.parent_dir(path)?;
                 drop(openat(
@@ -70,15 +71,28 @@ impl Root {
     /// existing ancestor.
     pub fn create_dir_all(&self, path: &Path) -> nix::Result<OwnedFd> {
         match self.resolve(path) {
-            Err(Errno::ENOENT) => {}
-            found => return found,
+            Err(Errno::ENOENT) => self.create_missing_dir(path),
+            found => found,
         }
+    }
+
+    /// Creates `path`, just found missing, and its missing parents.
+    fn create_missing_dir(&self, path: &Path) -> nix::Result<OwnedFd> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(Errno::ENOENT);
         };
         let dir = self.create_dir_all(parent)?;
         match mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o755)) {
-            Ok(()) | Err(Errno::EEXIST) => self.resolve(path),
+            // The directory made here is opened where it was made, a single component in a
+            // directory already resolved inside the root: no walk from the root again.
+            Ok(()) => openat(
+                dir.as_fd(),
+                name,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ),
+            // Made meanwhile, perhaps as a symlink: resolved inside the root like any path.
+            Err(Errno::EEXIST) => self.resolve(path),
             Err(e) => Err(e),
         }
     }
@@ -88,6 +102,33 @@ impl Root {
         let name = path.file_name().ok_or(Errno::EINVAL)?;
         let parent = path.parent().unwrap_or(Path::new("/"));
         Ok((self.create_dir_all(parent)?, PathBuf::from(name)))
+    }
+}
+
+/// The directories files are made in, each resolved once (see [`Root::parent_dir`]): a
+/// plan's device nodes and symlinks are nearly all in `/dev`.
+#[derive(Debug)]
+pub struct ParentDirs<'a> {
+    root: &'a Root,
+    last: Option<(PathBuf, OwnedFd)>,
+}
+
+impl<'a> ParentDirs<'a> {
+    /// Resolves parents in `root`.
+    pub fn new(root: &'a Root) -> ParentDirs<'a> {
+        ParentDirs { root, last: None }
+    }
+
+    /// The parent directory of `path` (created if missing) and the last component's name.
+    pub fn of<'p>(&mut self, path: &'p Path) -> nix::Result<(BorrowedFd<'_>, &'p OsStr)> {
+        let name = path.file_name().ok_or(Errno::EINVAL)?;
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let dir = match self.last.take() {
+            Some((last, dir)) if last == parent => dir,
+            _ => self.root.create_dir_all(parent)?,
+        };
+        let (_, dir) = &*self.last.insert((parent.to_owned(), dir));
+        Ok((dir.as_fd(), name))
     }
 }
 
