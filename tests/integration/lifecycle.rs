@@ -251,3 +251,30 @@ fn one_container_one_command_at_a_time() {
     assert!(!w.root().join("busy").exists());
     w.assert_clean("busy");
 }
+
+#[test]
+fn the_command_line_copes_with_closed_and_broken_standard_streams() {
+    let w = World::new();
+    w.corral(&["create", "-t", "busybox", "-n", "alpha"]).ok();
+
+    // Started with standard output closed: what corral prints goes to /dev/null, not into
+    // the first file it opens (here its log file, which would get the listing).
+    let log = w.dir().join("ls.log");
+    let closed = w.cmd_shell(&format!(
+        r#""$CORRAL_BIN" --log-file {} ls >&-; echo "status $?" >&2"#,
+        log.display()
+    ));
+    assert!(closed.stderr.contains("status 0"), "{}", closed.stderr);
+    let logged = fs::read_to_string(&log).unwrap();
+    assert!(
+        !logged.contains("alpha"),
+        "the listing went into the log: {logged}"
+    );
+
+    // A reader that went away (`corral ls | head -0`): the write fails with EPIPE, which is
+    // not an error, instead of killing corral with SIGPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = w.cmd().arg("ls").stdout(writer).status().unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+}
