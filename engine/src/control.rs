@@ -116,8 +116,8 @@ pub fn start_daemon(
 
 /// Starts `container` as [`start_daemon`] does, with a fork of this process as its monitor
 /// instead of a fresh program: the monitor is spared a program's start (about 1 ms of the
-/// container's, measured). The monitor is this process's child until this process ends,
-/// which a `corral start` does at once: a fork to reparent it first cost 0.1 ms (measured).
+/// container's, measured). The monitor stays this process's child until this process ends,
+/// which `corral start` does at once: no intermediate process is forked to reparent it.
 ///
 /// # Safety
 ///
@@ -167,6 +167,7 @@ fn launch(
     let (status, theirs) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| spawn_err(e.into()))?;
     // `spawn` consumes our copy of the monitor's end, so that the pipe ends when the monitor does.
     let spawned = spawn(theirs).map_err(spawn_err)?;
+    // One line is the answer: the monitor, running on, need not close the pipe.
     let mut answer = String::new();
     let _ = BufReader::new(File::from(status)).read_line(&mut answer);
     let running = answer.trim_end() == "RUNNING";
