@@ -107,6 +107,17 @@ impl Joinable {
         }
     }
 
+    /// In a child forked while the thread ran, which has no copy of the thread: gives back
+    /// the child's copy of its stack without waiting.
+    ///
+    /// # Safety
+    ///
+    /// Only in such a child: where the thread runs, its stack would go from under it.
+    pub unsafe fn abandon_after_fork(self) {
+        // SAFETY: the caller guarantees no thread of this process uses the mapping.
+        unsafe { libc::munmap(self.stack, self.size) };
+    }
+
     /// Waits for the thread to end and gives back its stack; what `entry` returned.
     pub fn join(self) -> io::Result<*mut libc::c_void> {
         let mut ret = std::ptr::null_mut();

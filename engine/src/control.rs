@@ -18,6 +18,7 @@ use crate::container::{Container, Corral};
 use crate::monitor::{
     self, ClientError, Event, Mode, MonitorError, Request, Response, State, StopMode,
 };
+use crate::pipeline::netns;
 use crate::runtime::{self, RuntimeState};
 
 /// The variable that hands the monitor its status pipe.
@@ -121,14 +122,26 @@ pub fn start_daemon(
 ///
 /// # Safety
 ///
-/// The process must be single-threaded, as `corral start` is: a fork keeps only the calling
-/// thread, and locks the others held would stay locked in the monitor.
+/// The process must run no thread but this one and the one making a network namespace
+/// ahead ([`netns::make_ahead`], which takes no lock), as `corral start` does: a fork keeps
+/// only the calling thread, and locks the others held would stay locked in the monitor.
 pub unsafe fn start_daemon_forked(container: &Container<'_>) -> Result<(), StartError> {
+    let handover = netns::handover();
     launch(container, |theirs| {
-        // SAFETY: the caller guarantees a single thread.
+        // SAFETY: the caller guarantees no other thread but the one making a network
+        // namespace ahead, which holds no lock; the child is handed what it makes.
         match unsafe { fork() }? {
-            ForkResult::Parent { child } => Ok(Spawned::Monitor(child)),
+            ForkResult::Parent { child } => {
+                if let Some(handover) = handover {
+                    handover.send();
+                }
+                Ok(Spawned::Monitor(child))
+            }
             ForkResult::Child => {
+                match handover {
+                    Some(handover) => handover.receive(),
+                    None => netns::make_ahead(),
+                }
                 // Not even a panic may unwind into the caller's code.
                 let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     detach_stdio().and_then(|()| {
@@ -188,8 +201,9 @@ fn launch(
 
 /// The monitor daemon's life, in the process that becomes it: a session of its own, `/` as
 /// its directory and its title, then the container's. `status` hears RUNNING or why not.
+/// The caller has started making the container's network namespace (see
+/// [`netns::make_ahead`]).
 pub fn run_monitor_daemon(container: &Container<'_>, status: File) -> Result<i32, MonitorError> {
-    crate::pipeline::netns::make_ahead();
     let _ = nix::unistd::setsid();
     let _ = std::env::set_current_dir("/");
     crate::proctitle::set(&format!("[corral monitor] {}", container.name()));

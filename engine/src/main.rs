@@ -55,9 +55,10 @@ fn start_up() {
 
 #[cfg_attr(test, allow(dead_code, reason = "called by the entry point only"))]
 fn run() -> u8 {
-    // `corral execute` clones init into a new network namespace, the costliest part of the
-    // clone: one is made now, on the other CPU, while the command parses and plans.
-    if cli::subcommand(std::env::args_os()).is_some_and(|c| c == "execute") {
+    // `corral execute` and `start` clone init into a new network namespace, the costliest
+    // part of the clone: one is made now, on the other CPU, while the command parses and
+    // plans (and, for `start`, forks the monitor, which is handed it).
+    if cli::subcommand(std::env::args_os()).is_some_and(|c| c == "execute" || c == "start") {
         corral::pipeline::netns::make_ahead();
     }
     let args = parse();

@@ -22,7 +22,8 @@ pub fn start(container: &Container<'_>, foreground: bool) -> anyhow::Result<()> 
         monitor::run(container, Mode::Start { foreground: true }, None)?;
         return Ok(());
     }
-    // SAFETY: the CLI runs on one thread.
+    // SAFETY: the CLI runs on one thread, and the one `main` started to make a network
+    // namespace ahead.
     unsafe { control::start_daemon_forked(container) }?;
     Ok(())
 }
@@ -46,6 +47,7 @@ pub fn monitor_daemon(container: &Container<'_>) -> anyhow::Result<()> {
         }
         nix::unistd::ForkResult::Child => {}
     }
+    corral::pipeline::netns::make_ahead();
     control::run_monitor_daemon(container, File::from(status))?;
     Ok(())
 }

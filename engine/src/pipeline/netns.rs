@@ -5,13 +5,21 @@
 //! which init's network stage would otherwise do (about 0.06 ms): init takes it down again
 //! if its plan says so. Init is then cloned inside it rather than into a new one; if it
 //! cannot be entered, into a new one after all.
+//!
+//! `corral start` makes it as it starts, before it forks the monitor: the thread is not the
+//! monitor's, so the namespace is handed over on a socket once made ([`Handover`]).
 
-use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, PoisonError};
 
 use nix::fcntl::{OFlag, open};
 use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{Signal, kill};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 
@@ -49,15 +57,88 @@ extern "C" fn make(_: *mut libc::c_void) -> *mut libc::c_void {
     fd as isize as *mut libc::c_void
 }
 
-/// Waits for the thread, if one was started; the namespace it made, if it could.
+/// The socket a namespace made ahead by the process this one was forked from comes on.
+static HANDED_OVER: Mutex<Option<OwnedFd>> = Mutex::new(None);
+
+/// The namespace made ahead, if it could be: from this process's thread (waiting for it), or
+/// from the process that forked this one (waiting for it to send it).
 fn take() -> Option<OwnedFd> {
-    let thread = AHEAD
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take()?;
+    let thread = AHEAD.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let Some(thread) = thread else {
+        let socket = HANDED_OVER
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        return receive(&socket);
+    };
     let ret = thread.join().ok()?;
     let fd = i32::try_from(ret as isize).ok().filter(|fd| *fd >= 0)?;
     // SAFETY: the thread opened this descriptor for us, and nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A namespace being made ahead here, for a child about to be forked: the child cannot wait
+/// for this process's thread, so the parent sends it the namespace once made.
+#[derive(Debug)]
+pub struct Handover {
+    parent: OwnedFd,
+    child: OwnedFd,
+}
+
+/// Before a fork: the hand-over of the namespace this process is making ahead, if it is.
+pub fn handover() -> Option<Handover> {
+    if AHEAD
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_none()
+    {
+        return None;
+    }
+    let flags = SockFlag::SOCK_CLOEXEC;
+    let (parent, child) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, flags).ok()?;
+    Some(Handover { parent, child })
+}
+
+impl Handover {
+    /// In the parent, after the fork: waits for the thread and sends what it made. Sending
+    /// nothing (the socket just closes) tells the child to make its own.
+    pub fn send(self) {
+        drop(self.child);
+        if let Some(made) = take() {
+            let fds = [made.as_raw_fd()];
+            let rights = [ControlMessage::ScmRights(&fds)];
+            let flags = MsgFlags::MSG_NOSIGNAL;
+            let byte = [IoSlice::new(&[0])];
+            let _ = sendmsg::<()>(self.parent.as_raw_fd(), &byte, &rights, flags, None);
+        }
+    }
+
+    /// In the child, after the fork: the namespace comes from the parent. The thread making
+    /// it runs there only: its stack, copied here, is given back.
+    pub fn receive(self) {
+        drop(self.parent);
+        if let Some(thread) = AHEAD.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            // SAFETY: this is the child of the fork the hand-over was made for, which has
+            // no copy of the thread.
+            unsafe { thread.abandon_after_fork() };
+        }
+        *HANDED_OVER.lock().unwrap_or_else(PoisonError::into_inner) = Some(self.child);
+    }
+}
+
+/// Waits for the namespace the parent sends on `socket`; none if it sends none.
+fn receive(socket: &OwnedFd) -> Option<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let flags = MsgFlags::MSG_CMSG_CLOEXEC;
+    let msg = recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), flags).ok()?;
+    let mut fds = match msg.cmsgs().ok()?.next()? {
+        ControlMessageOwned::ScmRights(fds) => fds,
+        _ => return None,
+    };
+    let fd = fds.pop()?;
+    // SAFETY: SCM_RIGHTS installed this descriptor in this process for us alone.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
