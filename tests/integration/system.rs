@@ -235,6 +235,34 @@ fn start_info_ls_attach_stop() {
 }
 
 #[test]
+fn each_started_container_has_a_network_namespace_of_its_own() {
+    // `corral start` makes it as it starts and hands it to the monitor it forks.
+    let w = World::new();
+    let host = fs::read_link("/proc/self/ns/net").unwrap();
+    let mut seen = vec![host.to_string_lossy().into_owned()];
+    for name in ["net1", "net2"] {
+        w.busybox(name, "");
+        w.corral(&["start", "-n", name]).ok();
+        let pid = info_field(&w.corral(&["info", "-n", name]), "PID").unwrap();
+        let ns = fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+        let ns = ns.to_string_lossy().into_owned();
+        assert!(
+            !seen.contains(&ns),
+            "{name} is in {ns}, seen already: {seen:?}"
+        );
+        seen.push(ns);
+        let links = w.corral(&["attach", "-n", name, "--", "/sbin/ip", "-o", "link"]);
+        let links: Vec<&str> = links.ok().lines().collect();
+        assert_eq!(links.len(), 1, "only lo: {links:?}");
+        assert!(links[0].contains(": lo: <LOOPBACK,UP"), "{links:?}");
+    }
+    for name in ["net1", "net2"] {
+        w.corral(&["stop", "-k", "-n", name]).ok();
+        w.assert_clean(name);
+    }
+}
+
+#[test]
 fn stop_kill_and_timeout_and_reboot() {
     let w = World::new();
     // This init ignores the halt signal: stop must fall back to SIGKILL after the timeout.
