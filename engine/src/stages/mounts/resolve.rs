@@ -2,7 +2,9 @@
 //!
 //! A hostile rootfs may plant symlinks where corral mounts or writes (`/proc -> /etc`).
 //! Every path is resolved with `openat2(RESOLVE_IN_ROOT)`, so `..` and symlinks, absolute or
-//! not, stay inside the rootfs; the mount then targets the resolved `/proc/self/fd/N`.
+//! not, stay inside the rootfs; the mount then targets the resolved `/proc/self/fd/N`. A
+//! directory corral has just made is opened by its name in its parent, resolved so already,
+//! and never through a symlink (`O_NOFOLLOW`).
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
