@@ -9,20 +9,16 @@
 //! `corral start` makes it as it starts, before it forks the monitor: the thread is not the
 //! monitor's, so the namespace is handed over on a socket once made ([`Handover`]).
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::{Mutex, PoisonError};
 
 use nix::fcntl::{OFlag, open};
 use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::socket::{
-    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
-    sendmsg, socketpair,
-};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 
+use super::channel::Channel;
 use super::clone::{self, Forked};
 use crate::bare_thread::Joinable;
 
@@ -58,18 +54,20 @@ extern "C" fn make(_: *mut libc::c_void) -> *mut libc::c_void {
 }
 
 /// The socket a namespace made ahead by the process this one was forked from comes on.
-static HANDED_OVER: Mutex<Option<OwnedFd>> = Mutex::new(None);
+static HANDED_OVER: Mutex<Option<Channel>> = Mutex::new(None);
 
 /// The namespace made ahead, if it could be: from this process's thread (waiting for it), or
 /// from the process that forked this one (waiting for it to send it).
 fn take() -> Option<OwnedFd> {
     let thread = AHEAD.lock().unwrap_or_else(PoisonError::into_inner).take();
     let Some(thread) = thread else {
-        let socket = HANDED_OVER
+        let channel = HANDED_OVER
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()?;
-        return receive(&socket);
+        // The parent sends nothing when its thread made nothing: the channel just closes.
+        let ((), fds) = channel.recv_with_fds().ok()?;
+        return fds.into_iter().next();
     };
     let ret = thread.join().ok()?;
     let fd = i32::try_from(ret as isize).ok().filter(|fd| *fd >= 0)?;
@@ -81,8 +79,8 @@ fn take() -> Option<OwnedFd> {
 /// for this process's thread, so the parent sends it the namespace once made.
 #[derive(Debug)]
 pub struct Handover {
-    parent: OwnedFd,
-    child: OwnedFd,
+    parent: Channel,
+    child: Channel,
 }
 
 /// Before a fork: the hand-over of the namespace this process is making ahead, if it is.
@@ -94,8 +92,7 @@ pub fn handover() -> Option<Handover> {
     {
         return None;
     }
-    let flags = SockFlag::SOCK_CLOEXEC;
-    let (parent, child) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, flags).ok()?;
+    let (parent, child) = Channel::pair().ok()?;
     Some(Handover { parent, child })
 }
 
@@ -105,11 +102,7 @@ impl Handover {
     pub fn send(self) {
         drop(self.child);
         if let Some(made) = take() {
-            let fds = [made.as_raw_fd()];
-            let rights = [ControlMessage::ScmRights(&fds)];
-            let flags = MsgFlags::MSG_NOSIGNAL;
-            let byte = [IoSlice::new(&[0])];
-            let _ = sendmsg::<()>(self.parent.as_raw_fd(), &byte, &rights, flags, None);
+            let _ = self.parent.send_with_fds(&(), &[made.as_fd()]);
         }
     }
 
@@ -124,22 +117,6 @@ impl Handover {
         }
         *HANDED_OVER.lock().unwrap_or_else(PoisonError::into_inner) = Some(self.child);
     }
-}
-
-/// Waits for the namespace the parent sends on `socket`; none if it sends none.
-fn receive(socket: &OwnedFd) -> Option<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let mut iov = [IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let flags = MsgFlags::MSG_CMSG_CLOEXEC;
-    let msg = recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), flags).ok()?;
-    let mut fds = match msg.cmsgs().ok()?.next()? {
-        ControlMessageOwned::ScmRights(fds) => fds,
-        _ => return None,
-    };
-    let fd = fds.pop()?;
-    // SAFETY: SCM_RIGHTS installed this descriptor in this process for us alone.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Forks into the namespaces in `flags` (see `clone::fork_into`); for a new network
