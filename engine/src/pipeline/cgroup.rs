@@ -1,7 +1,8 @@
 //! The host's part of the cgroups stage, done early: the cgroup is made and configured while
-//! init mounts, for the plan as it stands then. A before-hook that runs later may change
-//! what the cgroup was made for (its path, its limits, the security stage's device rules);
-//! the cgroup is then made again, as the hooks left the plan.
+//! init works through the stages before its own (mounts, network, security), for the plan as
+//! it stands then. A before-hook that runs later may change what the cgroup was made for (its
+//! path, its limits, the security stage's device rules); the cgroup is then made again, as
+//! the hooks left the plan.
 
 use std::fs::File;
 use std::path::Path;
@@ -47,7 +48,7 @@ pub(super) struct CgroupSite<'a> {
     pub rollback: &'a Rollback,
 }
 
-/// The cgroup made while init mounts.
+/// The cgroup made while init works through the stages before its own.
 pub(super) struct EarlyCgroup {
     /// What it was made for.
     target: Target,

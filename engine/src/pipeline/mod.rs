@@ -331,10 +331,15 @@ pub fn start(
         if let Some(message) = message {
             tracing::debug!(%stage, "applying");
             sent.send(stage, &message, &[])?;
-            // While init mounts, the cgroup is made, with its limits and device rules: on
-            // two CPUs this takes its cost off the start. A hook that changes them later has
-            // it made again.
-            if stage == Stage::Mounts {
+            // The cgroup is made, with its limits and device rules, while init works through
+            // the stages before its own: once the monitor has sent all it can before it waits
+            // for init, at the latest with the security stage. On two CPUs this takes its
+            // cost off the start. A hook that changes them later has it made again.
+            let waits = hooks.fires(HookPoint::After(stage))
+                || Stage::ALL
+                    .get(done + 1)
+                    .is_some_and(|next| hooks.fires(HookPoint::Before(*next)));
+            if made.is_none() && stage >= Stage::Mounts && (waits || stage == Stage::Security) {
                 made = Some(EarlyCgroup::make(&site, pid, plan, hooks.changes()));
             }
             if stage == Stage::Namespaces {

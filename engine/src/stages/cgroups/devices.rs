@@ -6,12 +6,14 @@
 //! request whose every access it lists, a deny rule one that asks for any access it lists.
 //! A request no rule matches is allowed, as in a new v1 cgroup; lists start with `deny a`.
 
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use corral_hooks::{DeviceKind, DeviceRule};
 
-use super::{Cgroup, CgroupError, write};
+use super::{Cgroup, CgroupError};
 
 /// Enforces `rules` on the container's cgroup; nothing when there are none.
 pub fn apply(cgroup: &Cgroup, rules: &[DeviceRule]) -> Result<(), CgroupError> {
@@ -29,13 +31,35 @@ pub fn apply(cgroup: &Cgroup, rules: &[DeviceRule]) -> Result<(), CgroupError> {
                         .into(),
                 )
             })?;
+        // Each file is opened once: the kernel takes one rule per write.
+        let mut files: [Option<(PathBuf, File)>; 2] = [None, None];
         for rule in rules {
-            let file = if rule.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
+            let line = v1_line(rule);
+            let slot = &mut files[usize::from(rule.allow)];
+            let (path, file) = match slot {
+                Some(open) => open,
+                None => {
+                    let name = if rule.allow {
+                        "devices.allow"
+                    } else {
+                        "devices.deny"
+                    };
+                    let path = dir.join(name);
+                    let file = OpenOptions::new().write(true).open(&path);
+                    let file = file.map_err(|source| CgroupError::Write {
+                        path: path.clone(),
+                        value: line.clone(),
+                        source,
+                    })?;
+                    slot.insert((path, file))
+                }
             };
-            write(&dir.join(file), &v1_line(rule))?;
+            file.write_all(line.as_bytes())
+                .map_err(|source| CgroupError::Write {
+                    path: path.clone(),
+                    value: line,
+                    source,
+                })?;
         }
         return Ok(());
     }
@@ -221,7 +245,7 @@ fn load(program: &[Insn]) -> std::io::Result<OwnedFd> {
 /// Loads the program and attaches it to the cgroup `dir`, which keeps it after we close it.
 fn attach(dir: &PathBuf, program: &[Insn]) -> std::io::Result<()> {
     let prog = load(program)?;
-    let cgroup = std::fs::File::open(dir)?;
+    let cgroup = File::open(dir)?;
     let attr = ProgAttach {
         target_fd: cgroup.as_raw_fd().cast_unsigned(),
         attach_bpf_fd: prog.as_raw_fd().cast_unsigned(),
