@@ -10,13 +10,11 @@
 
 mod cli;
 
-use clap::Parser;
-
 /// The command line. Out of line: clap's locals stay off `main`'s frame, under which a
 /// monitor lives for as long as its container runs.
 #[inline(never)]
 fn parse() -> cli::Cli {
-    cli::Cli::parse()
+    cli::Cli::from_command_line()
 }
 
 /// The entry point. The unit tests have the test harness's instead.

@@ -13,27 +13,75 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub use commands::run;
 
 /// Where the global config is read from unless `--config` says otherwise.
 pub const DEFAULT_CONFIG: &str = corral::config::DEFAULT_GLOBAL_CONFIG;
 
+/// The program's name, in usage lines.
+const NAME: &str = "corral";
+
+/// Help text wraps at the terminal's width, up to this.
+const MAX_TERM_WIDTH: usize = 100;
+
 /// corral: a Linux container manager. Every container runs through one pipeline of stages
 /// (namespaces, mounts, network, security, cgroups) that plugins and scripts can extend.
 #[derive(Debug, Parser)]
 #[command(
-    name = "corral",
+    name = NAME,
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = MAX_TERM_WIDTH
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line; on a mistake, or for `--help` and `--version`, prints what
+    /// clap prints and exits, as [`Parser::parse`] does.
+    ///
+    /// Before it parses, clap gives every command the global options and the version (the
+    /// commands' own arguments are built only for the one run, see [`Command`]). A command
+    /// line that names a command is parsed against a tree that holds that command alone,
+    /// which parses and reports alike: a tenth of a millisecond less per corral command,
+    /// measured. A line without one (`corral --help`), `help` and a mistaken name get the
+    /// whole tree.
+    pub fn from_command_line() -> Cli {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        let matches = Cli::command_for(&args).get_matches_from(args);
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// The command tree to parse `args` against.
+    fn command_for(args: &[OsString]) -> clap::Command {
+        let full = Cli::command();
+        let Some(only) = subcommand(args.iter().cloned())
+            .and_then(|name| full.find_subcommand(name))
+            .cloned()
+        else {
+            return full;
+        };
+        // What `Cli`'s attributes give the whole tree (the test below compares the two).
+        let mut alone = clap::Command::new(NAME)
+            .version(env!("CARGO_PKG_VERSION"))
+            .propagate_version(full.is_propagate_version_set())
+            .max_term_width(MAX_TERM_WIDTH)
+            .args(full.get_arguments().cloned())
+            .subcommand(only);
+        if let Some(about) = full.get_about() {
+            alone = alone.about(about.clone());
+        }
+        if let Some(about) = full.get_long_about() {
+            alone = alone.long_about(about.clone());
+        }
+        alone
+    }
 }
 
 /// Options every command takes.
@@ -373,14 +421,46 @@ pub fn subcommand(args: impl IntoIterator<Item = OsString>) -> Option<OsString> 
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
 
     #[test]
     fn every_command_is_well_formed() {
         // Builds the deferred arguments of every command too.
         Cli::command().debug_assert();
+    }
+
+    /// What clap makes of `line` against the tree parsed for it, and against the whole tree.
+    fn both_ways(line: &str) -> [String; 2] {
+        let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+        let outcome = |command: clap::Command| match command.try_get_matches_from(&args) {
+            Ok(matches) => format!("{:?}", Cli::from_arg_matches(&matches)),
+            Err(e) => format!("{:?} {}", e.kind(), e.render()),
+        };
+        [outcome(Cli::command_for(&args)), outcome(Cli::command())]
+    }
+
+    #[test]
+    fn a_command_parsed_alone_parses_and_reports_as_in_the_whole_tree() {
+        let alone = Cli::command_for(&["corral".into(), "stop".into()]);
+        assert_eq!(alone.get_subcommands().count(), 1, "stop alone");
+        for command in Cli::command().get_subcommands() {
+            let name = command.get_name();
+            for line in [
+                format!("corral {name} --help"),
+                format!("corral {name} -h"),
+                format!("corral {name} --version"),
+                format!("corral {name} --no-such-option"),
+                format!("corral --root /w {name} -n c --log-level debug"),
+                format!("corral {name} c"),
+                format!("corral {name}"),
+            ] {
+                let [alone, whole] = both_ways(&line);
+                assert_eq!(alone, whole, "{line}");
+            }
+        }
+        let [alone, whole] = both_ways("corral stop -k -n c --root /w");
+        assert!(alone.starts_with("Ok(Cli"), "{alone}");
+        assert_eq!(alone, whole);
     }
 
     #[test]
