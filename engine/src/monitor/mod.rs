@@ -37,7 +37,6 @@ use crate::lock::LockError;
 use crate::pipeline::{self, InitMode, PipelineError, Rollback, Started};
 use crate::runtime;
 use crate::stages;
-use crate::stages::cgroups::{CgroupError, Layout};
 use crate::terminal::{self, RawMode};
 
 /// How the monitor runs the container.
@@ -377,12 +376,8 @@ impl<'a> Monitor<'a> {
             .unwrap_or_default();
         let mut plan = pipeline::plan_for(self.container, &config, &paths, init, &args)?;
         self.halt_signal = halt_signal(&config, &plan);
-        let layout = Layout::detect().map_err(|e| PipelineError::Stage {
-            stage: corral_hooks::Stage::Cgroups,
-            source: CgroupError::Detect(e).into(),
-        })?;
         let stdio = self.terminals.as_ref().and_then(Terminals::console_slave);
-        match pipeline::start(self.container, &mut plan, &hooks, &layout, stdio, rollback) {
+        match pipeline::start(self.container, &mut plan, &hooks, stdio, rollback) {
             Ok(started) => Ok((started, hooks, plan)),
             Err(e) => {
                 self.set_state(State::Aborting);

@@ -15,6 +15,7 @@ mod init;
 pub mod netns;
 mod rollback;
 
+use std::cell::OnceCell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
@@ -227,7 +228,6 @@ pub fn start(
     container: &Container<'_>,
     plan: &mut Plan,
     hooks: &HookSet,
-    layout: &Layout,
     stdio: Option<&OwnedFd>,
     rollback: &Rollback,
 ) -> Result<Started, PipelineError> {
@@ -243,7 +243,10 @@ pub fn start(
         });
     }
     let runtime_dir = container.corral().paths.runtime_dir(container.name());
-    let site = CgroupSite {
+    // The host's cgroup hierarchies, read once init is cloned (while it mounts): nothing
+    // needs them before.
+    let layout = OnceCell::new();
+    let site = |layout| CgroupSite {
         runtime_dir: &runtime_dir,
         layout,
         rollback,
@@ -311,12 +314,13 @@ pub fn start(
                 (hooks.changes() != cloned_at).then(|| Box::new(plan.security.clone())),
             )),
             Stage::Cgroups => {
+                let layout = hierarchies(&layout).map_err(|e| sent.first_failure(e))?;
                 let early = match made.take() {
                     Some(early) => early,
-                    None => EarlyCgroup::make(&site, pid, plan, hooks.changes()),
+                    None => EarlyCgroup::make(&site(layout), pid, plan, hooks.changes()),
                 };
                 let join = early
-                    .finish(&site, pid, plan, hooks.changes())
+                    .finish(&site(layout), pid, plan, hooks.changes())
                     .map_err(|e| sent.first_failure(e))?;
                 let message = ToInit::Cgroups {
                     namespace: plan.cgroups.namespace,
@@ -340,7 +344,8 @@ pub fn start(
                     .get(done + 1)
                     .is_some_and(|next| hooks.fires(HookPoint::Before(*next)));
             if made.is_none() && stage >= Stage::Mounts && (waits || stage == Stage::Security) {
-                made = Some(EarlyCgroup::make(&site, pid, plan, hooks.changes()));
+                let layout = hierarchies(&layout).map_err(|e| sent.first_failure(e))?;
+                made = Some(EarlyCgroup::make(&site(layout), pid, plan, hooks.changes()));
             }
             if stage == Stage::Namespaces {
                 mount_namespace = pid.and_then(mount_namespace_of);
@@ -395,6 +400,18 @@ pub fn start(
         notify,
         mount_namespace,
     })
+}
+
+/// The host's cgroup hierarchies, read the first time they are needed.
+fn hierarchies(layout: &OnceCell<Layout>) -> Result<&Layout, PipelineError> {
+    if let Some(layout) = layout.get() {
+        return Ok(layout);
+    }
+    let detected = Layout::detect().map_err(|e| PipelineError::Stage {
+        stage: Stage::Cgroups,
+        source: CgroupError::Detect(e).into(),
+    })?;
+    Ok(layout.get_or_init(|| detected))
 }
 
 /// The mount namespace of process `pid`, if it can be opened (holding it only saves time).
