@@ -16,8 +16,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, makedev, mknodat, umask};
 use nix::unistd::{chdir, pivot_root, symlinkat};
 
-use resolve::ParentDirs;
-pub use resolve::{Root, fd_path};
+pub use resolve::{ParentDirs, Root, fd_path};
 
 use super::{Op, OpError, PlanError};
 use crate::config::{ContainerConfig, ProcMount, SysMount};

@@ -84,11 +84,17 @@ impl Root {
             return Err(Errno::ENOENT);
         };
         let dir = self.create_dir_all(parent)?;
-        match mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+        self.make_dir_in(dir.as_fd(), name, path)
+    }
+
+    /// Makes directory `name` in `dir`, which is `path`'s parent resolved in the root, and
+    /// opens it.
+    fn make_dir_in(&self, dir: BorrowedFd<'_>, name: &OsStr, path: &Path) -> nix::Result<OwnedFd> {
+        match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
             // The directory made here is opened where it was made, a single component in a
             // directory already resolved inside the root: no walk from the root again.
             Ok(()) => openat(
-                dir.as_fd(),
+                dir,
                 name,
                 OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                 Mode::empty(),
@@ -131,6 +137,13 @@ impl<'a> ParentDirs<'a> {
         };
         let (_, dir) = &*self.last.insert((parent.to_owned(), dir));
         Ok((dir.as_fd(), name))
+    }
+
+    /// Makes directory `path` (its parents too, if missing) and opens it.
+    pub fn create_dir(&mut self, path: &Path) -> nix::Result<OwnedFd> {
+        let root = self.root;
+        let (dir, name) = self.of(path)?;
+        root.make_dir_in(dir, name, path)
     }
 }
 
