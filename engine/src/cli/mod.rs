@@ -50,8 +50,7 @@ impl Cli {
     /// commands' own arguments are built only for the one run, see [`Command`]). A command
     /// line that names a command is parsed against a tree that holds that command alone,
     /// which parses and reports alike: 0.06 ms less per corral command, measured. A line
-    /// without one (`corral --help`), `help` and a mistaken name get the
-    /// whole tree.
+    /// without one (`corral --help`), `help` and a mistaken name get the whole tree.
     pub fn from_command_line() -> Cli {
         let args: Vec<OsString> = std::env::args_os().collect();
         let matches = Cli::command_for(&args).get_matches_from(args);
