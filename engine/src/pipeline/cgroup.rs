@@ -48,22 +48,24 @@ pub(super) struct CgroupSite<'a> {
     pub rollback: &'a Rollback,
 }
 
-/// The cgroup made while init works through the stages before its own.
+/// The cgroup made while init works through the stages before its own: a directory at a
+/// time, in the moments the monitor would otherwise wait for init.
 pub(super) struct EarlyCgroup {
     /// What it was made for.
     target: Target,
     /// How many changes hooks had made to the plan then (see [`crate::hooks::HookSet::changes`]).
     hook_changes: u32,
     cgroup: Cgroup,
-    /// The files init joins it by, or why it could not be made.
-    join: Result<Vec<File>, PipelineError>,
+    /// How many of its directories are made.
+    made: usize,
+    /// Once it is made and configured: the files init joins it by, or why it could not be made.
+    join: Option<Result<Vec<File>, PipelineError>>,
 }
 
 impl EarlyCgroup {
-    /// Makes the container's cgroup for `plan` as it stands, with its limits and device
-    /// rules, recording init's `pid` with it. A failure is kept for the cgroups stage to
-    /// report.
-    pub(super) fn make(
+    /// Records the container's cgroup for `plan` as it stands, with init's `pid`, before
+    /// anything of it is made: [`EarlyCgroup::step`] makes it.
+    pub(super) fn begin(
         site: &CgroupSite<'_>,
         pid: Option<Pid>,
         plan: &Plan,
@@ -74,49 +76,78 @@ impl EarlyCgroup {
         runtime::save(site.runtime_dir, raw(pid), &cgroup, plan);
         site.rollback
             .push(Some(Stage::Cgroups), Undo::Cgroup(cgroup.clone()));
-        let join = configure(&cgroup, plan, site.layout);
         EarlyCgroup {
             target: Target::of(plan),
             hook_changes,
             cgroup,
-            join,
+            made: 0,
+            join: None,
         }
+    }
+
+    /// Does the next piece of the work: a directory, or at the end the limits, the device
+    /// rules and the files init joins by. Returns whether work is left. A failure is kept
+    /// for the cgroups stage to report.
+    pub(super) fn step(&mut self, site: &CgroupSite<'_>) -> bool {
+        if self.join.is_some() {
+            return false;
+        }
+        if self.made < self.cgroup.dirs.len() {
+            let limits = &self.target.limits;
+            match self.cgroup.create_step(site.layout, limits, self.made) {
+                Ok(()) => self.made += 1,
+                Err(e) => self.join = Some(Err(PipelineError::stage(Stage::Cgroups)(e.into()))),
+            }
+            return self.join.is_none();
+        }
+        self.join = Some(configure(&self.cgroup, &self.target));
+        false
     }
 
     /// The files init joins the container's cgroup by, for `plan` as the hooks left it
     /// (`hook_changes` of theirs so far): the early cgroup if it was made for what the plan
     /// still says, or else a cgroup made anew.
     pub(super) fn finish(
-        self,
+        mut self,
         site: &CgroupSite<'_>,
         pid: Option<Pid>,
         plan: &Plan,
         hook_changes: u32,
     ) -> Result<Vec<File>, PipelineError> {
         if self.target.is_of(plan) {
-            if hook_changes != self.hook_changes && self.join.is_ok() {
+            let join = self.complete(site);
+            if hook_changes != self.hook_changes && join.is_ok() {
                 // The plan as the hooks left it, for later commands.
                 runtime::save(site.runtime_dir, raw(pid), &self.cgroup, plan);
             }
-            return self.join;
+            return join;
         }
         drop(self.join);
         // It stays recorded in the rollback, where removing it again is harmless.
         self.cgroup
             .remove()
             .map_err(|e| PipelineError::stage(Stage::Cgroups)(e.into()))?;
-        EarlyCgroup::make(site, pid, plan, hook_changes).join
+        EarlyCgroup::begin(site, pid, plan, hook_changes).complete(site)
+    }
+
+    /// Does what is left of the work, and returns its outcome.
+    fn complete(&mut self, site: &CgroupSite<'_>) -> Result<Vec<File>, PipelineError> {
+        loop {
+            if let Some(join) = self.join.take() {
+                return join;
+            }
+            self.step(site);
+        }
     }
 }
 
-/// Creates `cgroup` with the controllers the plan's limits need, writes the limits and the
-/// security stage's device rules, and opens the files init joins it by.
-fn configure(cgroup: &Cgroup, plan: &Plan, layout: &Layout) -> Result<Vec<File>, PipelineError> {
+/// Writes the limits and the security stage's device rules into `cgroup`, made for
+/// `target`, and opens the files init joins it by.
+fn configure(cgroup: &Cgroup, target: &Target) -> Result<Vec<File>, PipelineError> {
     let fail = |e: CgroupError| PipelineError::stage(Stage::Cgroups)(e.into());
-    cgroup.create(layout, &plan.cgroups.limits).map_err(fail)?;
-    cgroup.apply_limits(&plan.cgroups.limits).map_err(fail)?;
+    cgroup.apply_limits(&target.limits).map_err(fail)?;
     // The security stage's device rules are enforced through the cgroup.
-    cgroups::devices::apply(cgroup, &plan.security.devices)
+    cgroups::devices::apply(cgroup, &target.devices)
         .map_err(|e| PipelineError::stage(Stage::Security)(e.into()))?;
     let join = cgroup.join_files().map_err(fail)?;
     tracing::debug!(path = %cgroup.path, version = %cgroup.version, "cgroup created");

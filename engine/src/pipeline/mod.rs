@@ -251,6 +251,11 @@ pub fn start(
         layout,
         rollback,
     };
+    // A piece of the early cgroup's work, done while the monitor waits for init.
+    let step = |made: &mut Option<EarlyCgroup>| match (made, layout.get()) {
+        (Some(early), Some(layout)) => early.step(&site(layout)),
+        _ => false,
+    };
     let (ours, theirs) =
         Channel::pair().map_err(|e| PipelineError::stage(Stage::Namespaces)(e.into()))?;
     let mut init_end = Some(theirs);
@@ -265,7 +270,7 @@ pub fn start(
     for (done, stage) in Stage::ALL.into_iter().enumerate() {
         let before = HookPoint::Before(stage);
         if hooks.fires(before) {
-            sent.answered()?;
+            sent.answered_while(&mut || step(&mut made))?;
         }
         hooks.fire(before, container, plan, raw(pid), &Stage::ALL[..done], None)?;
         let fail = PipelineError::stage(stage);
@@ -317,7 +322,7 @@ pub fn start(
                 let layout = hierarchies(&layout).map_err(|e| sent.first_failure(e))?;
                 let early = match made.take() {
                     Some(early) => early,
-                    None => EarlyCgroup::make(&site(layout), pid, plan, hooks.changes()),
+                    None => EarlyCgroup::begin(&site(layout), pid, plan, hooks.changes()),
                 };
                 let join = early
                     .finish(&site(layout), pid, plan, hooks.changes())
@@ -336,16 +341,22 @@ pub fn start(
             tracing::debug!(%stage, "applying");
             sent.send(stage, &message, &[])?;
             // The cgroup is made, with its limits and device rules, while init works through
-            // the stages before its own: once the monitor has sent all it can before it waits
-            // for init, at the latest with the security stage. On two CPUs this takes its
-            // cost off the start. A hook that changes them later has it made again.
+            // the stages before its own: begun once the monitor has sent all it can before it
+            // waits for init, at the latest with the security stage, and made a piece at a
+            // time while it waits. On two CPUs this takes its cost off the start. A hook that
+            // changes them later has it made again.
             let waits = hooks.fires(HookPoint::After(stage))
                 || Stage::ALL
                     .get(done + 1)
                     .is_some_and(|next| hooks.fires(HookPoint::Before(*next)));
             if made.is_none() && stage >= Stage::Mounts && (waits || stage == Stage::Security) {
                 let layout = hierarchies(&layout).map_err(|e| sent.first_failure(e))?;
-                made = Some(EarlyCgroup::make(&site(layout), pid, plan, hooks.changes()));
+                made = Some(EarlyCgroup::begin(
+                    &site(layout),
+                    pid,
+                    plan,
+                    hooks.changes(),
+                ));
             }
             if stage == Stage::Namespaces {
                 mount_namespace = pid.and_then(mount_namespace_of);
@@ -353,7 +364,7 @@ pub fn start(
         }
         let after = HookPoint::After(stage);
         if hooks.fires(after) {
-            sent.answered()?;
+            sent.answered_while(&mut || step(&mut made))?;
         }
         hooks.fire(after, container, plan, raw(pid), &Stage::ALL[..=done], None)?;
     }
@@ -449,6 +460,13 @@ impl<'a> Sent<'a> {
             .map_err(|e| self.first_failure(PipelineError::stage(stage)(e.into())))?;
         self.stages.push(stage);
         Ok(())
+    }
+
+    /// As [`Sent::answered`], doing pieces of `work` (each says whether more is left) while
+    /// init has not answered yet.
+    fn answered_while(&mut self, work: &mut dyn FnMut() -> bool) -> Result<(), PipelineError> {
+        while !self.stages.is_empty() && !self.chan.ready() && work() {}
+        self.answered()
     }
 
     /// Waits until init has finished every stage it was sent; an error is the first

@@ -152,9 +152,25 @@ impl Cgroup {
     /// Creates the cgroup's directories, with the controllers `limits` need. On failure, the
     /// directories made so far are removed again.
     pub fn create(&self, layout: &Layout, limits: &CgroupLimits) -> Result<(), CgroupError> {
-        let result = match layout {
-            Layout::V1(hierarchies) => v1::create(hierarchies, &self.dirs),
-            Layout::V2(mount) => v2::create(mount, &self.dirs, limits),
+        (0..self.dirs.len()).try_for_each(|step| self.create_step(layout, limits, step))
+    }
+
+    /// The `step`th part of [`Cgroup::create`], of one per directory: the directory in one
+    /// v1 hierarchy, or the v2 directory. On failure, the directories made so far are removed
+    /// again.
+    pub fn create_step(
+        &self,
+        layout: &Layout,
+        limits: &CgroupLimits,
+        step: usize,
+    ) -> Result<(), CgroupError> {
+        let result = match (layout, self.dirs.get(step)) {
+            (Layout::V1(hierarchies), Some(dir)) => match hierarchies.get(step) {
+                Some(hierarchy) => v1::create(hierarchy, dir),
+                None => Ok(()),
+            },
+            (Layout::V2(mount), Some(_)) => v2::create(mount, &self.dirs, limits),
+            (_, None) => Ok(()),
         };
         if result.is_err() {
             // Best effort: the error that matters is the creation's.

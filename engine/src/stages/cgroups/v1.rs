@@ -6,21 +6,19 @@ use corral_hooks::CgroupLimits;
 
 use super::{CgroupError, Hierarchy, Usage, create_dirs, read_keyed, read_u64, write};
 
-pub(super) fn create(hierarchies: &[Hierarchy], dirs: &[PathBuf]) -> Result<(), CgroupError> {
-    for (h, dir) in hierarchies.iter().zip(dirs) {
-        let cpuset = h.has("cpuset");
-        // A new cpuset cgroup has no CPUs and no memory nodes: it takes its parent's.
-        let mut init = |dir: &Path| -> Result<(), CgroupError> {
-            if cpuset {
-                for file in ["cpuset.cpus", "cpuset.mems"] {
-                    inherit(dir, file)?;
-                }
+/// Creates the cgroup's directory `dir` in `hierarchy`.
+pub(super) fn create(hierarchy: &Hierarchy, dir: &Path) -> Result<(), CgroupError> {
+    let cpuset = hierarchy.has("cpuset");
+    // A new cpuset cgroup has no CPUs and no memory nodes: it takes its parent's.
+    let mut init = |dir: &Path| -> Result<(), CgroupError> {
+        if cpuset {
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                inherit(dir, file)?;
             }
-            Ok(())
-        };
-        create_dirs(dir, &mut init)?;
-    }
-    Ok(())
+        }
+        Ok(())
+    };
+    create_dirs(dir, &mut init)
 }
 
 /// Gives `dir` its parent's value of the cpuset `file`. A parent without one yet gets its
