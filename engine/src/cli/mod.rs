@@ -67,19 +67,14 @@ impl Cli {
             return full;
         };
         // What `Cli`'s attributes give the whole tree (the test below compares the two).
-        let mut alone = clap::Command::new(NAME)
+        // (The top level's own help text shows only in `corral --help`, which gets the whole
+        // tree.)
+        clap::Command::new(NAME)
             .version(env!("CARGO_PKG_VERSION"))
             .propagate_version(full.is_propagate_version_set())
             .max_term_width(MAX_TERM_WIDTH)
             .args(full.get_arguments().cloned())
-            .subcommand(only);
-        if let Some(about) = full.get_about() {
-            alone = alone.about(about.clone());
-        }
-        if let Some(about) = full.get_long_about() {
-            alone = alone.long_about(about.clone());
-        }
-        alone
+            .subcommand(only)
     }
 }
 

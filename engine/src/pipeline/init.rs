@@ -50,9 +50,6 @@ fn serve(chan: &Channel, console: Option<OwnedFd>, cloned: &Plan) -> Result<i32,
     close_other_fds(chan.fd().as_raw_fd());
     // Its last steps are at the exec gate.
     let mut security = None;
-    // The files init joined its cgroup by: closing them takes time (tens of µs each on v1),
-    // spent once the program runs.
-    let mut joined = Vec::new();
     loop {
         let (message, fds): (ToInit, _) = chan.recv_with_fds().map_err(|_| OpError {
             operation: "read from the monitor".into(),
@@ -76,11 +73,7 @@ fn serve(chan: &Channel, console: Option<OwnedFd>, cloned: &Plan) -> Result<i32,
                 namespace,
                 views,
                 readonly,
-            } => {
-                let entered = enter_cgroup(&fds, namespace, &views, readonly);
-                joined = fds;
-                entered
-            }
+            } => enter_cgroup(&fds, namespace, &views, readonly),
             ToInit::Exec {
                 process,
                 time_namespace,
@@ -111,7 +104,6 @@ fn serve(chan: &Channel, console: Option<OwnedFd>, cloned: &Plan) -> Result<i32,
                 let _ = chan.send_with_fds(&FromInit::Started, &fds);
                 drop(fds);
                 drop(listener);
-                drop(joined);
                 return Ok(reap(child));
             }
         };

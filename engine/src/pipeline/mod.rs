@@ -340,16 +340,12 @@ pub fn start(
         if let Some(message) = message {
             tracing::debug!(%stage, "applying");
             sent.send(stage, &message, &[])?;
-            // The cgroup is made, with its limits and device rules, while init works through
-            // the stages before its own: begun once the monitor has sent all it can before it
-            // waits for init, at the latest with the security stage, and made a piece at a
-            // time while it waits. On two CPUs this takes its cost off the start. A hook that
-            // changes them later has it made again.
-            let waits = hooks.fires(HookPoint::After(stage))
-                || Stage::ALL
-                    .get(done + 1)
-                    .is_some_and(|next| hooks.fires(HookPoint::Before(*next)));
-            if made.is_none() && stage >= Stage::Mounts && (waits || stage == Stage::Security) {
+            // The cgroup, with its limits and device rules, is made while init works through
+            // the stages before its own: recorded now, made a piece at a time while the monitor
+            // waits for init (for a hook), and whatever is left at the cgroups stage, once
+            // every stage before it is sent. On two CPUs this takes its cost off the start. A
+            // hook that changes what it was made for has it made again.
+            if stage == Stage::Mounts {
                 let layout = hierarchies(&layout).map_err(|e| sent.first_failure(e))?;
                 made = Some(EarlyCgroup::begin(
                     &site(layout),

@@ -32,34 +32,28 @@ pub fn apply(cgroup: &Cgroup, rules: &[DeviceRule]) -> Result<(), CgroupError> {
                 )
             })?;
         // Each file is opened once: the kernel takes one rule per write.
-        let mut files: [Option<(PathBuf, File)>; 2] = [None, None];
+        let mut files: [Option<File>; 2] = [None, None];
         for rule in rules {
+            let name = if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            let path = dir.join(name);
             let line = v1_line(rule);
             let slot = &mut files[usize::from(rule.allow)];
-            let (path, file) = match slot {
-                Some(open) => open,
-                None => {
-                    let name = if rule.allow {
-                        "devices.allow"
-                    } else {
-                        "devices.deny"
-                    };
-                    let path = dir.join(name);
-                    let file = OpenOptions::new().write(true).open(&path);
-                    let file = file.map_err(|source| CgroupError::Write {
-                        path: path.clone(),
-                        value: line.clone(),
-                        source,
-                    })?;
-                    slot.insert((path, file))
-                }
+            let written = match slot {
+                Some(file) => file.write_all(line.as_bytes()),
+                None => OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| slot.insert(file).write_all(line.as_bytes())),
             };
-            file.write_all(line.as_bytes())
-                .map_err(|source| CgroupError::Write {
-                    path: path.clone(),
-                    value: line,
-                    source,
-                })?;
+            written.map_err(|source| CgroupError::Write {
+                path,
+                value: line,
+                source,
+            })?;
         }
         return Ok(());
     }
