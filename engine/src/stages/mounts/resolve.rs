@@ -38,10 +38,22 @@ impl Root {
     }
 
     fn open_in_root(&self, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+        /// Tries past `EAGAIN`: a walk through `..` fails so when a rename or mount anywhere on
+        /// the host raced it (the kernel cannot then rule out an escape); openat2(2) says to
+        /// try again. Bounded, for a rootfs that keeps racing it on purpose.
+        const TRIES: usize = 64;
         let how = OpenHow::new()
             .flags(flags | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        openat2(self.fd.as_fd(), &relative(path), how)
+        let path = relative(path);
+        let mut result = openat2(self.fd.as_fd(), &path, how);
+        for _ in 1..TRIES {
+            if !matches!(result, Err(Errno::EAGAIN)) {
+                break;
+            }
+            result = openat2(self.fd.as_fd(), &path, how);
+        }
+        result
     }
 
     /// Resolves `path`, creating it (and its parent directories) when it is missing and
@@ -161,5 +173,35 @@ fn relative(path: &Path) -> PathBuf {
         PathBuf::from(".")
     } else {
         rel
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_through_dot_dot_survives_renames_racing_it() {
+        // Every rename on the host can make openat2 give up on a `..` with EAGAIN.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rootfs = dir.path().join("rootfs");
+        std::fs::create_dir_all(rootfs.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("../../a/b/../../a", rootfs.join("a/b/up")).unwrap();
+        let root = Root::open(&rootfs).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let (x, y) = (dir.path().join("x"), dir.path().join("y"));
+                std::fs::write(&x, "").unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::rename(&x, &y);
+                    let _ = std::fs::rename(&y, &x);
+                }
+            });
+            let resolved =
+                (0..20_000).try_for_each(|_| root.resolve(Path::new("/a/b/up/b/up")).map(drop));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(resolved, Ok(()));
+        });
     }
 }
